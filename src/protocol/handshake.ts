@@ -1,0 +1,331 @@
+import { createHash } from 'node:crypto';
+import { HttpError } from './errors.js';
+
+/**
+ * HTTP/1.1 request-head parsing and the RFC 6455 opening handshake. Pure: no
+ * sockets, no streams. All input here is attacker-controlled, so parsing uses
+ * plain string/byte scans (no backtracking regexes) and bounded buffering.
+ */
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  path: string;
+  version: string;
+  /** Lower-case names; a repeated header's values joined with ', '. */
+  headers: Map<string, string>;
+}
+
+export interface RequestHeadLimits {
+  /** Bytes up to and including the terminating CRLFCRLF (default 16384). */
+  maxHeadSize?: number;
+  /** Header lines (default 100). */
+  maxHeaders?: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const TAB = 0x09;
+const TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
+
+export class RequestHeadParser {
+  private readonly maxHeadSize: number;
+  private readonly maxHeaders: number;
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+  /** Last (up to 3) bytes received, to find a CRLFCRLF split across chunks without concatenating. */
+  private readonly tail = new Uint8Array(3);
+  private tailLen = 0;
+  /** Previous byte, so CR/LF pairing is checked across chunk borders. */
+  private prev = -1;
+  private done = false;
+
+  constructor(limits: RequestHeadLimits = {}) {
+    this.maxHeadSize = limits.maxHeadSize ?? 16384;
+    this.maxHeaders = limits.maxHeaders ?? 100;
+  }
+
+  push(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+    if (this.done) throw new Error('RequestHeadParser: head already parsed or rejected');
+    try {
+      return this.feed(chunk);
+    } catch (err) {
+      this.done = true;
+      throw err;
+    }
+  }
+
+  private feed(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+    if (chunk.length === 0) return null;
+    const before = this.total;
+    // End (exclusive, in chunk coordinates) of the terminator, or -1. Only the
+    // new bytes plus the 3 carried tail bytes are searched.
+    let end = this.crossingEnd(chunk);
+    if (end < 0) {
+      const i = chunk.indexOf(TERMINATOR);
+      if (i >= 0) end = i + 4;
+    }
+    // Validate head bytes as they arrive (never the pipelined bytes after the
+    // head), so garbage such as a TLS hello is refused at once.
+    const budget = this.maxHeadSize - before;
+    this.scan(chunk, Math.min(end < 0 ? chunk.length : end, Math.max(budget, 0)));
+    if (end < 0 ? before + chunk.length >= this.maxHeadSize : before + end > this.maxHeadSize) {
+      throw new HttpError(431, 'Request Header Fields Too Large');
+    }
+    if (end < 0) {
+      this.chunks.push(chunk);
+      this.total += chunk.length;
+      this.keepTail(chunk);
+      return null;
+    }
+    this.done = true;
+    const headLen = before + end;
+    const buf = this.chunks.length === 0 ? chunk.subarray(0, end) : Buffer.concat([...this.chunks, chunk], headLen);
+    this.chunks.length = 0;
+    return { head: this.parse(buf), rest: chunk.subarray(end) };
+  }
+
+  /** A CRLFCRLF that starts in earlier bytes and ends in `chunk`: its end in chunk, else -1. */
+  private crossingEnd(chunk: Buffer): number {
+    const n = this.tailLen;
+    for (let s = 0; s < n; s++) {
+      if (4 - (n - s) > chunk.length) break;
+      let ok = true;
+      for (let k = 0; k < 4 && ok; k++) {
+        const j = s + k;
+        ok = (j < n ? this.tail[j] : chunk[j - n]) === TERMINATOR[k];
+      }
+      if (ok) return s + 4 - n;
+    }
+    return -1;
+  }
+
+  private keepTail(chunk: Buffer): void {
+    if (chunk.length >= 3) {
+      this.tail.set(chunk.subarray(chunk.length - 3));
+      this.tailLen = 3;
+      return;
+    }
+    const keep = Math.min(this.tailLen, 3 - chunk.length);
+    this.tail.copyWithin(0, this.tailLen - keep, this.tailLen);
+    this.tail.set(chunk, keep);
+    this.tailLen = keep + chunk.length;
+  }
+
+  /** Rejects control bytes, bare CR and bare LF (CRLF is required). */
+  private scan(chunk: Buffer, limit: number): void {
+    let prev = this.prev;
+    for (let i = 0; i < limit; i++) {
+      const b = chunk[i]!;
+      if (prev === CR && b !== LF) throw new HttpError(400, 'Bad Request: bare CR in request head');
+      if (b === LF && prev !== CR) throw new HttpError(400, 'Bad Request: bare LF in request head');
+      if ((b < 0x20 && b !== CR && b !== LF && b !== TAB) || b === 0x7f) {
+        throw new HttpError(400, 'Bad Request: control character in request head');
+      }
+      prev = b;
+    }
+    this.prev = prev;
+  }
+
+  private parse(buf: Buffer): RequestHead {
+    // Bytes are already checked: every CR is followed by LF and vice versa, so splitting on CRLF is exact.
+    const lines = buf.toString('latin1', 0, buf.length - 4).split('\r\n');
+    if (lines.length - 1 > this.maxHeaders) throw new HttpError(431, 'Request Header Fields Too Large: too many headers');
+    const parts = lines[0]!.split(' ');
+    if (parts.length !== 3) throw new HttpError(400, 'Bad Request: malformed request line');
+    const [method, target, version] = parts as [string, string, string];
+    if (!isToken(method) || !isVisible(target) || !version.startsWith('HTTP/') || !isVisible(version.slice(5))) {
+      throw new HttpError(400, 'Bad Request: malformed request line');
+    }
+    const headers = new Map<string, string>();
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const c0 = line.charCodeAt(0);
+      if (c0 === 0x20 || c0 === TAB) throw new HttpError(400, 'Bad Request: obsolete line folding');
+      const colon = line.indexOf(':');
+      const name = colon < 0 ? '' : line.slice(0, colon);
+      if (!isToken(name)) throw new HttpError(400, 'Bad Request: malformed header line');
+      const key = name.toLowerCase();
+      const value = trimOws(line.slice(colon + 1));
+      const had = headers.get(key);
+      headers.set(key, had === undefined ? value : `${had}, ${value}`);
+    }
+    const q = target.indexOf('?');
+    return { method, target, path: q < 0 ? target : target.slice(0, q), version, headers };
+  }
+}
+
+/** RFC 9110 tchar: "!#$%&'*+-.^_`|~", digits, letters. */
+function isTokenChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+    (c > 0x20 && c < 0x7f && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)))
+  );
+}
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (!isTokenChar(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Non-empty, printable ASCII only (no spaces). */
+function isVisible(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === TAB)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === TAB)) b--;
+  return s.slice(a, b);
+}
+
+/** Comma-separated list → trimmed, non-empty elements. */
+function splitList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = trimOws(part);
+    if (t.length > 0) out.push(t);
+  }
+  return out;
+}
+
+function hasToken(value: string | undefined, token: string): boolean {
+  return splitList(value).some((t) => t.toLowerCase() === token);
+}
+
+/** Requests carrying Upgrade are judged by validateUpgrade; the rest are plain HTTP. */
+export function isUpgradeRequest(head: RequestHead): boolean {
+  return head.headers.has('upgrade');
+}
+
+export interface UpgradeRequest {
+  key: string;
+  version: string;
+  protocols: string[];
+  extensions: string;
+  origin: string | undefined;
+  host: string;
+}
+
+const BASE64_KEY_LEN = 24;
+
+/** 22 base64 characters then '==': exactly what encodes 16 bytes. */
+function isValidKey(key: string): boolean {
+  if (key.length !== BASE64_KEY_LEN || !key.endsWith('==')) return false;
+  for (let i = 0; i < 22; i++) {
+    const c = key.charCodeAt(i);
+    const ok =
+      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** RFC 6455 §4.2.1 checks, in a fixed order so the status for a request is predictable. */
+export function validateUpgrade(head: RequestHead): UpgradeRequest {
+  const h = head.headers;
+  if (head.method !== 'GET') throw new HttpError(405, 'Method Not Allowed', { Allow: 'GET' });
+  if (head.version !== 'HTTP/1.1') throw new HttpError(400, 'Bad Request: WebSocket upgrade requires HTTP/1.1');
+  if (!hasToken(h.get('upgrade'), 'websocket')) throw new HttpError(400, 'Bad Request: Upgrade must be websocket');
+  if (!hasToken(h.get('connection'), 'upgrade')) throw new HttpError(400, 'Bad Request: Connection must include Upgrade');
+  const host = h.get('host');
+  if (host === undefined || host === '') throw new HttpError(400, 'Bad Request: missing Host');
+  const version = h.get('sec-websocket-version');
+  if (version !== '13') {
+    throw new HttpError(426, 'Upgrade Required: unsupported Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '13' });
+  }
+  const key = h.get('sec-websocket-key');
+  if (key === undefined || !isValidKey(key)) throw new HttpError(400, 'Bad Request: invalid Sec-WebSocket-Key');
+  return {
+    key,
+    version,
+    protocols: splitList(h.get('sec-websocket-protocol')),
+    extensions: h.get('sec-websocket-extensions') ?? '',
+    origin: h.get('origin'),
+    host,
+  };
+}
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + GUID, 'latin1').digest('base64');
+}
+
+/** Guards against response splitting should a caller pass CR/LF in a header. */
+function headerLine(name: string, value: string): string {
+  const bad = (x: string) => x.includes('\r') || x.includes('\n');
+  if (bad(name) || bad(value)) throw new TypeError(`invalid header ${JSON.stringify(name)}`);
+  return `${name}: ${value}\r\n`;
+}
+
+/** The 101 response. Extensions are never echoed: none are implemented. */
+export function upgradeResponse(key: string, protocol?: string): Buffer {
+  let s = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n';
+  s += headerLine('Sec-WebSocket-Accept', acceptKey(key));
+  if (protocol !== undefined) s += headerLine('Sec-WebSocket-Protocol', protocol);
+  return Buffer.from(s + '\r\n', 'latin1');
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  101: 'Switching Protocols',
+  200: 'OK',
+  204: 'No Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+/**
+ * A complete response that closes the connection by default. Content-Length is
+ * always computed from the body (a caller-given one is dropped so they cannot disagree).
+ */
+export function httpResponse(status: number, body: string | Buffer = '', headers: Record<string, string> = {}): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\n`;
+  let hasConnection = false;
+  let hasType = false;
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') continue;
+    if (lower === 'connection') hasConnection = true;
+    if (lower === 'content-type') hasType = true;
+    s += headerLine(name, value);
+  }
+  s += `Content-Length: ${bytes.length}\r\n`;
+  if (!hasConnection) s += 'Connection: close\r\n';
+  if (!hasType && bytes.length > 0) s += 'Content-Type: text/plain; charset=utf-8\r\n';
+  return Buffer.concat([Buffer.from(s + '\r\n', 'latin1'), bytes]);
+}
+
+export function errorResponse(err: HttpError): Buffer {
+  return httpResponse(err.status, err.message + '\n', { ...err.headers });
+}
+
+/** The client's preference wins: first offered protocol the server supports. */
+export function selectProtocol(offered: string[], supported: readonly string[]): string | undefined {
+  return offered.find((p) => supported.includes(p));
+}

@@ -1,0 +1,101 @@
+import { isUtf8 } from 'node:buffer';
+import { CloseCode, ProtocolError } from './errors.js';
+import type { FramePart } from './frame-decoder.js';
+import { isControlOpcode, Opcode } from './opcode.js';
+import { Utf8Validator } from './utf8.js';
+
+/**
+ * A whole message (opcode Text or Binary) or a whole control frame (Close,
+ * Ping, Pong). Text payloads are valid UTF-8.
+ */
+export interface Message {
+  readonly opcode: number;
+  readonly payload: Buffer;
+}
+
+const invalidUtf8 = (): never => {
+  throw new ProtocolError('WS_ERR_INVALID_UTF8', CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+};
+
+/**
+ * Turns frame parts into messages: continuation frames are joined into their
+ * message, control frames (which may arrive between fragments) pass through
+ * whole. Enforces the fragmentation rules and validates text as it arrives,
+ * so that an invalid byte fails the connection in the piece that carries it.
+ *
+ * Memory: a message that is one frame in one chunk is a zero-copy slice; any
+ * other message is copied into one buffer that grows only at frame headers
+ * (where the frame's length is known), so its cost is its bytes, never a
+ * per-fragment object an attacker could multiply with empty fragments.
+ */
+export class MessageAssembler {
+  private open = false;
+  private opcode = 0;
+  private text = false;
+  private readonly utf8 = new Utf8Validator();
+  private buffer: Buffer | null = null;
+  private size = 0;
+  private readonly control = Buffer.allocUnsafe(125);
+  private controlSize = 0;
+
+  /** Feeds one part; returns the message it completes, if any. Throws ProtocolError. */
+  push(part: FramePart): Message | undefined {
+    const { opcode, payload } = part;
+    if (isControlOpcode(opcode)) return this.pushControl(part);
+
+    if (part.first) {
+      if (opcode === Opcode.Continuation) {
+        if (!this.open) {
+          throw new ProtocolError('WS_ERR_UNEXPECTED_CONTINUATION', CloseCode.ProtocolError, 'continuation frame with no message open');
+        }
+      } else {
+        if (this.open) {
+          throw new ProtocolError('WS_ERR_EXPECTED_CONTINUATION', CloseCode.ProtocolError, 'new data frame while a fragmented message is open');
+        }
+        if (part.fin && part.last) {
+          // The common case: a whole message in one frame in one chunk.
+          if (opcode === Opcode.Text && !isUtf8(payload)) invalidUtf8();
+          return { opcode, payload };
+        }
+        this.open = true;
+        this.opcode = opcode;
+        this.text = opcode === Opcode.Text;
+        this.size = 0;
+        this.utf8.reset();
+      }
+      this.reserve(this.size + part.length, part.fin);
+    }
+
+    if (payload.length > 0) {
+      if (this.text && !this.utf8.update(payload)) invalidUtf8();
+      payload.copy(this.buffer!, this.size);
+      this.size += payload.length;
+    }
+    if (!part.last || !part.fin) return undefined;
+
+    if (this.text && !this.utf8.end()) invalidUtf8();
+    const message = { opcode: this.opcode, payload: this.buffer!.subarray(0, this.size) };
+    this.open = false;
+    this.buffer = null;
+    return message;
+  }
+
+  /** Makes room for `needed` bytes; exact when this frame ends the message, doubling otherwise. */
+  private reserve(needed: number, final: boolean): void {
+    const current = this.buffer;
+    if (current !== null && current.length >= needed) return;
+    const capacity = final ? needed : Math.max(needed, current === null ? 0 : current.length * 2);
+    const grown = Buffer.allocUnsafe(capacity);
+    if (current !== null && this.size > 0) current.copy(grown, 0, 0, this.size);
+    this.buffer = grown;
+  }
+
+  private pushControl(part: FramePart): Message | undefined {
+    if (part.first && part.last) return { opcode: part.opcode, payload: part.payload };
+    if (part.first) this.controlSize = 0;
+    part.payload.copy(this.control, this.controlSize);
+    this.controlSize += part.payload.length;
+    if (!part.last) return undefined;
+    return { opcode: part.opcode, payload: Buffer.from(this.control.subarray(0, this.controlSize)) };
+  }
+}
