@@ -14,7 +14,7 @@ export interface RateLimitOptions {
    * most once per window. 'close': the stream errors with a ProtocolError 1008.
    */
   readonly policy?: 'drop' | 'close';
-  readonly onLimited?: () => void;
+  readonly onLimited?: (dropped: unknown) => void;
   /** Clock source; a TestScheduler in marble tests. */
   readonly scheduler?: SchedulerLike;
 }
@@ -65,7 +65,7 @@ class RateLimitSubscriber<T> extends Subscriber<T> {
     }
     if (now - this.lastReport >= this.window) {
       this.lastReport = now;
-      this.options.onLimited?.();
+      this.options.onLimited?.(value);
     }
   }
 }

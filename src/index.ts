@@ -1,0 +1,22 @@
+// Public API of @rxws/server: the server, its connections and rooms, the
+// behaviours of the rxws command, and the RxJS operators of the pipeline.
+export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './streams/server.js';
+export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions } from './streams/connection.js';
+export { Rooms, type RoomMessage, type PublishOptions, encodeMessage } from './streams/rooms.js';
+export { relay, type RelayOptions } from './streams/relay.js';
+export { echo } from './streams/echo.js';
+export { fromSocket } from './streams/fromSocket.js';
+export { decodeFrames } from './streams/decodeFrames.js';
+export { limitMessageSize } from './streams/limitMessageSize.js';
+export { reassembleMessages } from './streams/reassembleMessages.js';
+export { handleControlFrames, type ControlFrameHandler } from './streams/handleControlFrames.js';
+export { rateLimit, type RateLimitOptions } from './streams/rateLimit.js';
+export { heartbeat, type HeartbeatAction, type HeartbeatTarget } from './streams/heartbeat.js';
+export { drainConnections, type Drainable } from './streams/drainConnections.js';
+export { GuardedObservable } from './streams/guarded.js';
+export { CloseCode, ProtocolError, HttpError } from './protocol/errors.js';
+export { Opcode } from './protocol/opcode.js';
+export type { Message } from './protocol/message-assembler.js';
+export type { FramePart } from './protocol/frame-decoder.js';
+export type { RequestHead } from './protocol/handshake.js';
+export { parseSize } from './size.js';

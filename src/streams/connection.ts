@@ -1,0 +1,367 @@
+import type { Socket } from 'node:net';
+import { map, type Observable, Subject, Subscriber, type Subscription } from 'rxjs';
+import { encodeClosePayload } from '../protocol/close.js';
+import { CloseCode, ProtocolError } from '../protocol/errors.js';
+import { encodeFrame, encodeFrameHeader, encodeTextFrame } from '../protocol/frame-encoder.js';
+import type { Message } from '../protocol/message-assembler.js';
+import { Opcode } from '../protocol/opcode.js';
+import { decodeFrames } from './decodeFrames.js';
+import type { Drainable } from './drainConnections.js';
+import { fromSocket } from './fromSocket.js';
+import { GuardedObservable } from './guarded.js';
+import { handleControlFrames, type ControlFrameHandler } from './handleControlFrames.js';
+import type { HeartbeatTarget } from './heartbeat.js';
+import { limitMessageSize } from './limitMessageSize.js';
+import { reassembleMessages } from './reassembleMessages.js';
+
+export interface ConnectionOptions {
+  /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */
+  readonly maxMessageSize: number;
+  /** Outbound budget: unsent bytes allowed before the slow-consumer policy applies. */
+  readonly maxBufferedBytes: number;
+  /** Past the budget: 'close' with 1008 "slow consumer", or 'drop' the new message. */
+  readonly slowConsumer: 'close' | 'drop';
+  /** How long to wait for the peer's close reply before ending the socket (ms). */
+  readonly closeTimeout: number;
+  /** Stop reading a socket that has this many unsent bytes, until it drains. */
+  readonly readHighWaterMark: number;
+}
+
+/** How a connection ended. `code` is the peer's close code, else the one sent, else 1006. */
+export interface CloseEvent {
+  readonly code: number;
+  readonly reason: string;
+  /** Close frames went both ways. */
+  readonly wasClean: boolean;
+}
+
+/** Notified by every connection; the server implements it. */
+export interface ConnectionOwner {
+  connectionClosed(conn: Connection<unknown>, event: CloseEvent): void;
+  connectionError(conn: Connection<unknown>, err: unknown): void;
+}
+
+/** A message as sent by the client: text (as a string) or binary (as a Buffer). */
+export type MessageData = string | Buffer;
+
+export type ReadyState = 'open' | 'closing' | 'closed';
+
+const OPEN = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+const SMALL_PAYLOAD = 16 * 1024; // copied into the frame; larger ones are written as-is after their header
+const COALESCE_LIMIT = 64 * 1024; // a turn's frames up to this size go out as one buffer
+
+// One write per connection per event-loop turn: sends only queue frames; the
+// queues of every connection touched in this turn are flushed in one tick.
+let dirty: Connection<unknown>[] = [];
+const flushDirty = () => {
+  const batch = dirty;
+  dirty = [];
+  for (let i = 0; i < batch.length; i++) batch[i]!.flush();
+};
+
+function onSocketError(this: Socket): void {
+  // Resets and write errors are expected on the open internet; 'close' follows
+  // and reports the connection as closed (1006).
+}
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
+
+class InboundSubscriber extends Subscriber<Message> {
+  constructor(private readonly conn: Connection<unknown>) {
+    super();
+  }
+  protected override _next(message: Message): void {
+    this.conn.deliver(message);
+  }
+  protected override _error(err: unknown): void {
+    try {
+      this.conn.inboundFailed(err);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+  protected override _complete(): void {
+    this.unsubscribe();
+  }
+}
+
+let nextId = 1;
+
+/**
+ * One WebSocket connection: the socket's bytes piped through decodeFrames →
+ * limitMessageSize → reassembleMessages → handleControlFrames into
+ * `messages$`, and a write queue (byte budget, one write per turn) out.
+ * Sending on a connection that is closing or closed is a no-op.
+ */
+export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable {
+  /** Unique within the process. */
+  readonly id: string = String(nextId++);
+  /** Application data for this connection. */
+  state: S;
+  /** @internal rooms this connection is in (kept by Rooms) */
+  roomNames: Set<string> | null = null;
+
+  private phase = OPEN;
+  private queue: Buffer[] | null = null;
+  private queuedBytes = 0;
+  private flushPending = false;
+  private readPaused = false;
+  private sent: { code: number | undefined; reason: string } | null = null;
+  private received: { code: number; reason: string } | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private subject: Subject<Message> | null = null;
+  private incoming: Observable<Message> | null = null;
+  private messages: Observable<MessageData> | null = null;
+  private closedSubject: Subject<CloseEvent> | null = null;
+  private closeEvent: CloseEvent | null = null;
+  private inbound: Subscription | null = null;
+  private head: Buffer | null;
+
+  constructor(
+    /** @internal */ readonly socket: Socket,
+    head: Buffer,
+    private readonly options: ConnectionOptions,
+    private readonly owner: ConnectionOwner,
+    initialState: S,
+    /** The subprotocol agreed in the handshake, if any. */
+    readonly protocol?: string,
+  ) {
+    this.state = initialState;
+    socket.on('error', onSocketError);
+    socket.once('close', () => this.finish());
+    this.head = head;
+  }
+
+  /** @internal starts reading, once the application has had the chance to subscribe. */
+  start(): void {
+    const head = this.head!;
+    this.head = null;
+    this.inbound = fromSocket(this.socket, head)
+      .pipe(
+        decodeFrames(),
+        limitMessageSize(this.options.maxMessageSize),
+        reassembleMessages(),
+        handleControlFrames(this.controlFrames()),
+      )
+      .subscribe(new InboundSubscriber(this as Connection<unknown>));
+  }
+
+  get readyState(): ReadyState {
+    return this.phase === OPEN ? 'open' : this.phase === CLOSING ? 'closing' : 'closed';
+  }
+
+  /** Bytes queued or in the socket's buffer, not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.socket.writableLength;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  /** Whole text and binary messages as {opcode, payload}: the raw form of `messages$`. */
+  get incoming$(): Observable<Message> {
+    return (this.incoming ??= new GuardedObservable<Message>(
+      (subscriber) => {
+        if (this.phase === CLOSED) return subscriber.complete();
+        return (this.subject ??= new Subject<Message>()).subscribe(subscriber);
+      },
+      (err) => this.fault(err),
+    ));
+  }
+
+  /** Text messages as strings, binary messages as Buffers. Completes when the connection closes. */
+  get messages$(): Observable<MessageData> {
+    return (this.messages ??= this.incoming$.pipe(
+      map((m) => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload)),
+    ));
+  }
+
+  /** Emits the close event once, then completes (immediately if already closed). */
+  get closed$(): Observable<CloseEvent> {
+    return new GuardedObservable<CloseEvent>(
+      (subscriber) => {
+        if (this.closeEvent !== null) {
+          subscriber.next(this.closeEvent);
+          return subscriber.complete();
+        }
+        return (this.closedSubject ??= new Subject<CloseEvent>()).subscribe(subscriber);
+      },
+      (err) => this.fault(err),
+    );
+  }
+
+  /** Sends a text (string) or binary (Buffer) message. Returns false if it was not queued. */
+  send(data: string | Uint8Array): boolean {
+    if (this.phase !== OPEN) return false;
+    if (typeof data === 'string') return this.enqueue(encodeTextFrame(data));
+    return this.sendMessage(Opcode.Binary, data);
+  }
+
+  /** Sends a message with an explicit opcode (Text payloads must be valid UTF-8). */
+  sendMessage(opcode: number, payload: Uint8Array): boolean {
+    if (this.phase !== OPEN) return false;
+    if (payload.length <= SMALL_PAYLOAD) return this.enqueue(encodeFrame(opcode, payload));
+    return this.enqueue(encodeFrameHeader(opcode, payload.length), Buffer.from(payload.buffer, payload.byteOffset, payload.length));
+  }
+
+  /** Sends an already-encoded frame: how a broadcast writes the same bytes to every recipient. */
+  sendFrame(frame: Buffer): boolean {
+    return this.phase === OPEN && this.enqueue(frame);
+  }
+
+  /** Starts the close handshake; messages already sent go out first. */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.phase !== OPEN) return;
+    this.phase = CLOSING;
+    this.sendClose(code, reason);
+    this.closeTimer = setTimeout(destroySocket, this.options.closeTimeout, this.socket).unref();
+  }
+
+  /** Ends the TCP connection now, without a close handshake. */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  ping(payload: Uint8Array = Buffer.alloc(0)): void {
+    if (this.phase === OPEN) this.push(encodeFrame(Opcode.Ping, payload));
+  }
+
+  /** @internal heartbeat: moves whenever the peer sends anything. */
+  activity(): number {
+    return this.socket.bytesRead;
+  }
+
+  private controlFrames(): ControlFrameHandler {
+    return {
+      // Pong with the same payload (copied into the frame: it is a slice of the read buffer).
+      ping: (payload) => {
+        if (this.phase === OPEN) this.push(encodeFrame(Opcode.Pong, payload));
+      },
+      pong: () => {}, // any traffic counts for the heartbeat (activity())
+      // The peer's close frame: reply (echoing its code) unless we sent one, then end TCP.
+      close: (code, reason) => {
+        this.received = { code: code ?? CloseCode.NoStatus, reason };
+        if (this.phase === OPEN) {
+          this.phase = CLOSING;
+          this.sendClose(code, '');
+        }
+        this.endSocket();
+      },
+    };
+  }
+
+  // --- internals ---
+
+  /** @internal */
+  deliver(message: Message): void {
+    this.subject?.next(message);
+  }
+
+  /** @internal the inbound pipeline failed: a protocol error, or the socket broke. */
+  inboundFailed(err: unknown): void {
+    if (!(err instanceof ProtocolError)) {
+      this.socket.destroy();
+      return;
+    }
+    this.owner.connectionError(this as Connection<unknown>, err);
+    if (this.phase === OPEN) {
+      this.phase = CLOSING;
+      this.sendClose(err.closeCode, err.message);
+    }
+    this.endSocket();
+  }
+
+  /** @internal an exception in application code for this connection: close it with 1011. */
+  fault(err: unknown): void {
+    this.owner.connectionError(this as Connection<unknown>, err);
+    this.close(CloseCode.InternalError, 'internal error');
+  }
+
+  private sendClose(code: number | undefined, reason: string): void {
+    this.sent = { code, reason };
+    this.push(encodeFrame(Opcode.Close, encodeClosePayload(code, reason)));
+  }
+
+  /** Flushes what is queued (the close frame last), half-closes, and gives the peer closeTimeout to finish. */
+  private endSocket(): void {
+    this.flush();
+    if (!this.socket.writableEnded) this.socket.end();
+    this.closeTimer ??= setTimeout(destroySocket, this.options.closeTimeout, this.socket).unref();
+  }
+
+  private enqueue(a: Buffer, b?: Buffer): boolean {
+    if (this.queuedBytes + this.socket.writableLength > this.options.maxBufferedBytes) {
+      if (this.options.slowConsumer === 'close') {
+        this.queue = null;
+        this.queuedBytes = 0;
+        this.close(CloseCode.PolicyViolation, 'slow consumer');
+      }
+      return false;
+    }
+    this.push(a);
+    if (b !== undefined) this.push(b);
+    return true;
+  }
+
+  private push(frame: Buffer): void {
+    (this.queue ??= []).push(frame);
+    this.queuedBytes += frame.length;
+    if (!this.flushPending) {
+      this.flushPending = true;
+      if (dirty.push(this as Connection<unknown>) === 1) process.nextTick(flushDirty);
+    }
+  }
+
+  /** @internal writes everything queued: one buffer for small batches, a corked writev for large ones. */
+  flush(): void {
+    this.flushPending = false;
+    const queue = this.queue;
+    if (queue === null || queue.length === 0) return;
+    const socket = this.socket;
+    if (!socket.destroyed && !socket.writableEnded) {
+      if (queue.length === 1) socket.write(queue[0]!);
+      else if (this.queuedBytes <= COALESCE_LIMIT) socket.write(Buffer.concat(queue, this.queuedBytes));
+      else {
+        socket.cork();
+        for (let i = 0; i < queue.length; i++) socket.write(queue[i]!);
+        socket.uncork();
+      }
+      if (!this.readPaused && socket.writableLength > this.options.readHighWaterMark) {
+        // The peer is not reading what we send: stop reading what it sends until it does.
+        this.readPaused = true;
+        socket.pause();
+        socket.once('drain', () => {
+          this.readPaused = false;
+          socket.resume();
+        });
+      }
+    }
+    queue.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  private finish(): void {
+    if (this.phase === CLOSED) return;
+    this.phase = CLOSED;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.queue = null;
+    this.queuedBytes = 0;
+    this.inbound?.unsubscribe();
+    const received = this.received;
+    const sent = this.sent;
+    const event: CloseEvent = {
+      code: received?.code ?? sent?.code ?? CloseCode.Abnormal,
+      reason: received?.reason ?? sent?.reason ?? '',
+      wasClean: received !== null && sent !== null,
+    };
+    this.closeEvent = event;
+    this.owner.connectionClosed(this as Connection<unknown>, event);
+    this.subject?.complete();
+    this.closedSubject?.next(event);
+    this.closedSubject?.complete();
+  }
+}
