@@ -154,8 +154,10 @@ describe('encodeFrameHeader / writeFrameHeader', () => {
   it('header + payload concatenated equals encodeFrame', () => {
     for (const length of [0, 3, 125, 126, 1000, 65535, 65536, 70001]) {
       const payload = bytes(length);
-      expect(Buffer.concat([encodeFrameHeader(Opcode.Binary, length), payload])).toEqual(encodeFrame(Opcode.Binary, payload));
-      expect(Buffer.concat([encodeFrameHeader(Opcode.Text, length, false), payload])).toEqual(encodeFrame(Opcode.Text, payload, false));
+      expect(Buffer.concat([encodeFrameHeader(Opcode.Binary, length), payload]).equals(encodeFrame(Opcode.Binary, payload))).toBe(true);
+      expect(Buffer.concat([encodeFrameHeader(Opcode.Text, length, false), payload]).equals(encodeFrame(Opcode.Text, payload, false))).toBe(
+        true,
+      );
     }
   });
 
