@@ -37,18 +37,18 @@ const argv = yargs(hideBin(process.argv))
   .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
   .option('echo', { type: 'boolean', default: false, describe: 'echo every message back instead of relaying' })
   .option('max-message-size', { type: 'string', default: '1mb', describe: 'largest message (e.g. 64kb, 16mb or bytes); larger ones close with 1009', coerce: size('max-message-size') })
-  .option('rate-limit', { type: 'number', describe: 'messages per second per connection, burst of the same (default 1000 in relay mode, off in echo mode; 0 = off)', coerce: nonNegativeInt('rate-limit') })
-  .option('max-connections', { type: 'number', describe: 'further upgrades get HTTP 503 (default: unlimited)', coerce: nonNegativeInt('max-connections') })
+  .option('rate-limit', { type: 'string', describe: 'messages per second per connection, burst of the same (default 1000 in relay mode, off in echo mode; 0 = off)', coerce: nonNegativeInt('rate-limit') })
+  .option('max-connections', { type: 'string', describe: 'further upgrades get HTTP 503 (default: unlimited)', coerce: nonNegativeInt('max-connections') })
   .option('allow-origin', { type: 'string', array: true, describe: 'accepted Origin (repeatable); upgrades from other origins get 403 (default: any)' })
   .option('demo', { type: 'boolean', default: true, describe: 'serve the demo page at GET / in relay mode (--no-demo turns it off)' })
   .option('max-buffered', { type: 'string', default: '1mb', describe: 'outbound budget per connection; a slower reader is closed with 1008', coerce: size('max-buffered') })
   .option('slow-consumer', { choices: ['close', 'drop'] as const, default: 'close' as const, describe: 'past --max-buffered: close the connection (1008) or drop messages for it' })
-  .option('handshake-timeout', { type: 'number', default: 10_000, describe: 'ms to complete the upgrade request', coerce: nonNegativeInt('handshake-timeout') })
-  .option('heartbeat-interval', { type: 'number', default: 30_000, describe: 'ms of idleness before a ping; silent for another interval → closed (0 = off)', coerce: nonNegativeInt('heartbeat-interval') })
-  .option('close-timeout', { type: 'number', default: 5_000, describe: 'ms to wait for a close reply before ending the socket', coerce: nonNegativeInt('close-timeout') })
-  .option('shutdown-grace', { type: 'number', default: 5_000, describe: 'ms that SIGINT/SIGTERM waits for close replies', coerce: nonNegativeInt('shutdown-grace') })
+  .option('handshake-timeout', { type: 'string', default: '10000', describe: 'ms to complete the upgrade request', coerce: nonNegativeInt('handshake-timeout') })
+  .option('heartbeat-interval', { type: 'string', default: '30000', describe: 'ms of idleness before a ping; silent for another interval → closed (0 = off)', coerce: nonNegativeInt('heartbeat-interval') })
+  .option('close-timeout', { type: 'string', default: '5000', describe: 'ms to wait for a close reply before ending the socket', coerce: nonNegativeInt('close-timeout') })
+  .option('shutdown-grace', { type: 'string', default: '5000', describe: 'ms that SIGINT/SIGTERM waits for close replies', coerce: nonNegativeInt('shutdown-grace') })
   .option('max-head-size', { type: 'string', default: '16kb', describe: 'largest upgrade request head; larger gets 431', coerce: size('max-head-size') })
-  .option('max-headers', { type: 'number', default: 100, describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
+  .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
   .check((args) => {
     if (args.port > 65535) throw new Error(`--port must be at most 65535, got ${args.port}`);
     if (args._.length > 0) throw new Error(`unexpected argument "${String(args._[0])}"`);
@@ -88,7 +88,7 @@ const server = new WebSocketServer({
       : undefined,
 });
 
-if (argv.echo) echo(server);
+if (argv.echo) echo(server, { rateLimit: argv['rate-limit'] ?? 0 });
 else relay(server, { rateLimit: argv['rate-limit'] ?? 1000 });
 
 server.listen().then(

@@ -45,9 +45,10 @@ const fail = (code: string, closeCode: number, message: string): never => {
  */
 export class FrameDecoder {
   private readonly requireMask: boolean;
-  private readonly scratch = Buffer.allocUnsafe(14);
+  // Bytes 0–13: a header that straddles chunks; 14–17: the current masking key.
+  // Allocated with the first frame, so an idle connection costs nothing here.
+  private scratch: Buffer | null = null;
   private scratchFill = 0;
-  private readonly key = Buffer.allocUnsafe(4);
   private masked = false;
   private fin = false;
   private opcode = 0;
@@ -85,14 +86,15 @@ export class FrameDecoder {
         pos += headerLength(chunk[pos + 1]!);
       } else {
         // Header straddles chunks: collect it in the scratch buffer.
-        const need = this.scratchFill < 2 ? 2 : headerLength(this.scratch[1]!);
+        const scratch = (this.scratch ??= Buffer.alloc(18));
+        const need = this.scratchFill < 2 ? 2 : headerLength(scratch[1]!);
         const copy = Math.min(need - this.scratchFill, n - pos);
-        chunk.copy(this.scratch, this.scratchFill, pos, pos + copy);
+        chunk.copy(scratch, this.scratchFill, pos, pos + copy);
         this.scratchFill += copy;
         pos += copy;
-        if (this.scratchFill < 2 || this.scratchFill < headerLength(this.scratch[1]!)) continue;
+        if (this.scratchFill < 2 || this.scratchFill < headerLength(scratch[1]!)) continue;
         this.scratchFill = 0;
-        buf = this.scratch;
+        buf = scratch;
         at = 0;
       }
       try {
@@ -109,7 +111,7 @@ export class FrameDecoder {
 
   private part(chunk: Buffer, start: number, end: number, first: boolean): FramePart {
     const offset = this.offset;
-    if (this.masked && end > start) unmask(chunk, start, end, this.key, offset);
+    if (this.masked && end > start) unmask(chunk, start, end, this.scratch!, offset, 14);
     this.offset = offset + (end - start);
     const last = this.offset === this.length;
     this.inPayload = !last;
@@ -156,10 +158,11 @@ export class FrameDecoder {
       if (length < 65536) fail('WS_ERR_NON_MINIMAL_LENGTH', CloseCode.ProtocolError, 'length not minimally encoded');
     }
     if (masked) {
-      this.key[0] = buf[p]!;
-      this.key[1] = buf[p + 1]!;
-      this.key[2] = buf[p + 2]!;
-      this.key[3] = buf[p + 3]!;
+      const key = (this.scratch ??= Buffer.alloc(18));
+      key[14] = buf[p]!;
+      key[15] = buf[p + 1]!;
+      key[16] = buf[p + 2]!;
+      key[17] = buf[p + 3]!;
     }
     this.masked = masked;
     this.fin = fin;

@@ -32,10 +32,11 @@ export class MessageAssembler {
   private open = false;
   private opcode = 0;
   private text = false;
-  private readonly utf8 = new Utf8Validator();
+  // Only messages that arrive in pieces need these; most connections never allocate them.
+  private utf8: Utf8Validator | null = null;
   private buffer: Buffer | null = null;
   private size = 0;
-  private readonly control = Buffer.allocUnsafe(125);
+  private control: Buffer | null = null;
   private controlSize = 0;
 
   /** Feeds one part; returns the message it completes, if any. Throws ProtocolError. */
@@ -61,19 +62,19 @@ export class MessageAssembler {
         this.opcode = opcode;
         this.text = opcode === Opcode.Text;
         this.size = 0;
-        this.utf8.reset();
+        if (this.text) (this.utf8 ??= new Utf8Validator()).reset();
       }
       this.reserve(this.size + part.length, part.fin);
     }
 
     if (payload.length > 0) {
-      if (this.text && !this.utf8.update(payload)) invalidUtf8();
+      if (this.text && !this.utf8!.update(payload)) invalidUtf8();
       payload.copy(this.buffer!, this.size);
       this.size += payload.length;
     }
     if (!part.last || !part.fin) return undefined;
 
-    if (this.text && !this.utf8.end()) invalidUtf8();
+    if (this.text && !this.utf8!.end()) invalidUtf8();
     const message = { opcode: this.opcode, payload: this.buffer!.subarray(0, this.size) };
     this.open = false;
     this.buffer = null;
@@ -92,10 +93,11 @@ export class MessageAssembler {
 
   private pushControl(part: FramePart): Message | undefined {
     if (part.first && part.last) return { opcode: part.opcode, payload: part.payload };
+    const control = (this.control ??= Buffer.allocUnsafe(125));
     if (part.first) this.controlSize = 0;
-    part.payload.copy(this.control, this.controlSize);
+    part.payload.copy(control, this.controlSize);
     this.controlSize += part.payload.length;
     if (!part.last) return undefined;
-    return { opcode: part.opcode, payload: Buffer.from(this.control.subarray(0, this.controlSize)) };
+    return { opcode: part.opcode, payload: Buffer.from(control.subarray(0, this.controlSize)) };
   }
 }

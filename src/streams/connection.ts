@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { map, type Observable, Subject, Subscriber, type Subscription } from 'rxjs';
+import { map, type Observable, Subject, Subscriber, type Subscription, type Unsubscribable } from 'rxjs';
 import { encodeClosePayload } from '../protocol/close.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { encodeFrame, encodeFrameHeader, encodeTextFrame } from '../protocol/frame-encoder.js';
@@ -68,6 +68,29 @@ function onSocketError(this: Socket): void {
 function destroySocket(socket: Socket): void {
   socket.destroy();
 }
+const kConnection = Symbol('rxws.connection');
+type ConnectionSocket = Socket & { [kConnection]?: Connection<unknown> };
+function onSocketClose(this: ConnectionSocket): void {
+  this[kConnection]?.finish();
+}
+function onFirstData(this: ConnectionSocket, chunk: Buffer): void {
+  this.off('data', onFirstData);
+  this[kConnection]?.subscribeInbound(chunk);
+}
+
+/** Control frames of one connection, as one small object rather than three closures. */
+class ConnectionControl implements ControlFrameHandler {
+  constructor(private readonly conn: Connection<unknown>) {}
+  ping(payload: Buffer): void {
+    this.conn.answerPing(payload);
+  }
+  pong(): void {
+    // Nothing to do: any traffic, a pong included, counts for the heartbeat (activity()).
+  }
+  close(code: number | undefined, reason: string): void {
+    this.conn.closeReceived(code, reason);
+  }
+}
 
 class InboundSubscriber extends Subscriber<Message> {
   constructor(private readonly conn: Connection<unknown>) {
@@ -89,6 +112,29 @@ class InboundSubscriber extends Subscriber<Message> {
 }
 
 let nextId = 1;
+const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
+const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
+
+/** A connection's incoming$: guarded, and subscribing costs one small object, no closures. */
+class IncomingObservable extends GuardedObservable<Message> {
+  constructor(private readonly conn: Connection<unknown>) {
+    super(undefined, conn);
+  }
+  // RxJS calls _subscribe (internal in its typings) for every subscription.
+  protected _subscribe(subscriber: Subscriber<Message>): Unsubscribable | void {
+    return this.conn.addObserver(subscriber);
+  }
+}
+
+class IncomingSubscription implements Unsubscribable {
+  constructor(
+    private readonly conn: Connection<unknown>,
+    private readonly subscriber: Subscriber<Message>,
+  ) {}
+  unsubscribe(): void {
+    this.conn.removeObserver(this.subscriber);
+  }
+}
 
 /**
  * One WebSocket connection: the socket's bytes piped through decodeFrames →
@@ -99,8 +145,7 @@ let nextId = 1;
 export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable {
   /** Unique within the process. */
   readonly id: string = String(nextId++);
-  /** Application data for this connection. */
-  state: S;
+  private appState: S | undefined;
   /** @internal rooms this connection is in (kept by Rooms) */
   roomNames: Set<string> | null = null;
 
@@ -112,9 +157,9 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   private sent: { code: number | undefined; reason: string } | null = null;
   private received: { code: number; reason: string } | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
-  private subject: Subject<Message> | null = null;
-  private incoming: Observable<Message> | null = null;
-  private messages: Observable<MessageData> | null = null;
+  // Subscribers of incoming$: a plain array, replaced (never mutated) on change
+  // so that delivery can iterate it while a subscriber unsubscribes.
+  private observers: readonly Subscriber<Message>[] = NO_OBSERVERS;
   private closedSubject: Subject<CloseEvent> | null = null;
   private closeEvent: CloseEvent | null = null;
   private inbound: Subscription | null = null;
@@ -129,24 +174,44 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     /** The subprotocol agreed in the handshake, if any. */
     readonly protocol?: string,
   ) {
-    this.state = initialState;
+    this.appState = initialState;
+    (socket as ConnectionSocket)[kConnection] = this as Connection<unknown>;
     socket.on('error', onSocketError);
-    socket.once('close', () => this.finish());
+    socket.once('close', onSocketClose);
     this.head = head;
   }
 
-  /** @internal starts reading, once the application has had the chance to subscribe. */
+  /**
+   * @internal starts reading, once the application has had the chance to
+   * subscribe. The inbound pipeline is built with the first bytes, so a
+   * connection that has sent nothing yet costs only its socket and this object.
+   */
   start(): void {
     const head = this.head!;
     this.head = null;
+    if (head.length > 0) this.subscribeInbound(head);
+    else this.socket.on('data', onFirstData);
+  }
+
+  /** @internal */
+  subscribeInbound(head: Buffer): void {
+    if (this.phase === CLOSED) return;
     this.inbound = fromSocket(this.socket, head)
       .pipe(
         decodeFrames(),
         limitMessageSize(this.options.maxMessageSize),
         reassembleMessages(),
-        handleControlFrames(this.controlFrames()),
+        handleControlFrames(new ConnectionControl(this as Connection<unknown>)),
       )
       .subscribe(new InboundSubscriber(this as Connection<unknown>));
+  }
+
+  /** Application data for this connection (an empty object unless the server's initialState says otherwise). */
+  get state(): S {
+    return (this.appState ??= {} as S);
+  }
+  set state(value: S) {
+    this.appState = value;
   }
 
   get readyState(): ReadyState {
@@ -162,22 +227,26 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     return this.socket.remoteAddress;
   }
 
-  /** Whole text and binary messages as {opcode, payload}: the raw form of `messages$`. */
+  /** Whole text and binary messages as {opcode, payload}: the raw form of `messages$`. Completes when the connection closes. */
   get incoming$(): Observable<Message> {
-    return (this.incoming ??= new GuardedObservable<Message>(
-      (subscriber) => {
-        if (this.phase === CLOSED) return subscriber.complete();
-        return (this.subject ??= new Subject<Message>()).subscribe(subscriber);
-      },
-      (err) => this.fault(err),
-    ));
+    return new IncomingObservable(this as Connection<unknown>);
   }
 
   /** Text messages as strings, binary messages as Buffers. Completes when the connection closes. */
   get messages$(): Observable<MessageData> {
-    return (this.messages ??= this.incoming$.pipe(
-      map((m) => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload)),
-    ));
+    return this.incoming$.pipe(map(toMessageData));
+  }
+
+  /** @internal */
+  addObserver(subscriber: Subscriber<Message>): Unsubscribable | void {
+    if (this.phase === CLOSED) return subscriber.complete();
+    this.observers = [...this.observers, subscriber];
+    return new IncomingSubscription(this as Connection<unknown>, subscriber);
+  }
+
+  /** @internal */
+  removeObserver(subscriber: Subscriber<Message>): void {
+    this.observers = this.observers.filter((s) => s !== subscriber);
   }
 
   /** Emits the close event once, then completes (immediately if already closed). */
@@ -190,7 +259,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
         }
         return (this.closedSubject ??= new Subject<CloseEvent>()).subscribe(subscriber);
       },
-      (err) => this.fault(err),
+      this,
     );
   }
 
@@ -235,30 +304,27 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     return this.socket.bytesRead;
   }
 
-  private controlFrames(): ControlFrameHandler {
-    return {
-      // Pong with the same payload (copied into the frame: it is a slice of the read buffer).
-      ping: (payload) => {
-        if (this.phase === OPEN) this.push(encodeFrame(Opcode.Pong, payload));
-      },
-      pong: () => {}, // any traffic counts for the heartbeat (activity())
-      // The peer's close frame: reply (echoing its code) unless we sent one, then end TCP.
-      close: (code, reason) => {
-        this.received = { code: code ?? CloseCode.NoStatus, reason };
-        if (this.phase === OPEN) {
-          this.phase = CLOSING;
-          this.sendClose(code, '');
-        }
-        this.endSocket();
-      },
-    };
+  /** @internal a ping: pong with the same payload (copied into the frame: it is a slice of the read buffer). */
+  answerPing(payload: Buffer): void {
+    if (this.phase === OPEN) this.push(encodeFrame(Opcode.Pong, payload));
+  }
+
+  /** @internal the peer's close frame: reply (echoing its code) unless we sent one, then end TCP. */
+  closeReceived(code: number | undefined, reason: string): void {
+    this.received = { code: code ?? CloseCode.NoStatus, reason };
+    if (this.phase === OPEN) {
+      this.phase = CLOSING;
+      this.sendClose(code, '');
+    }
+    this.endSocket();
   }
 
   // --- internals ---
 
   /** @internal */
   deliver(message: Message): void {
-    this.subject?.next(message);
+    const observers = this.observers;
+    for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
   }
 
   /** @internal the inbound pipeline failed: a protocol error, or the socket broke. */
@@ -278,7 +344,9 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** @internal an exception in application code for this connection: close it with 1011. */
   fault(err: unknown): void {
     this.owner.connectionError(this as Connection<unknown>, err);
-    this.close(CloseCode.InternalError, 'internal error');
+    // A rule the application applies (e.g. rateLimit's 'close' policy) carries its own close code.
+    if (err instanceof ProtocolError) this.close(err.closeCode, err.message);
+    else this.close(CloseCode.InternalError, 'internal error');
   }
 
   private sendClose(code: number | undefined, reason: string): void {
@@ -340,11 +408,12 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
         });
       }
     }
-    queue.length = 0;
+    this.queue = null; // an idle connection keeps no array
     this.queuedBytes = 0;
   }
 
-  private finish(): void {
+  /** @internal the socket closed: release everything and tell the owner. */
+  finish(): void {
     if (this.phase === CLOSED) return;
     this.phase = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
@@ -360,7 +429,9 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     };
     this.closeEvent = event;
     this.owner.connectionClosed(this as Connection<unknown>, event);
-    this.subject?.complete();
+    const observers = this.observers;
+    this.observers = NO_OBSERVERS;
+    for (let i = 0; i < observers.length; i++) observers[i]!.complete();
     this.closedSubject?.next(event);
     this.closedSubject?.complete();
   }

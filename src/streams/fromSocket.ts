@@ -1,5 +1,20 @@
 import type { Socket } from 'node:net';
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
+
+// The subscriber rides on the socket, so the listeners are shared functions
+// rather than four closures per connection (idle connections should cost little).
+const kSubscriber = Symbol('rxws.subscriber');
+type SubscribedSocket = Socket & { [kSubscriber]?: Subscriber<Buffer> };
+
+function onData(this: SubscribedSocket, chunk: Buffer): void {
+  this[kSubscriber]?.next(chunk);
+}
+function onEnd(this: SubscribedSocket): void {
+  this[kSubscriber]?.complete();
+}
+function onError(this: SubscribedSocket, err: Error): void {
+  this[kSubscriber]?.error(err);
+}
 
 /**
  * A socket's incoming bytes as an Observable of chunks: `head` first (bytes
@@ -11,21 +26,24 @@ import { Observable } from 'rxjs';
  */
 export function fromSocket(socket: Socket, head?: Buffer): Observable<Buffer> {
   return new Observable<Buffer>((subscriber) => {
-    const onData = (chunk: Buffer) => subscriber.next(chunk);
-    const onEnd = () => subscriber.complete();
-    const onError = (err: Error) => subscriber.error(err);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-    socket.on('error', onError);
+    const s = socket as SubscribedSocket;
+    if (s[kSubscriber] !== undefined) throw new Error('fromSocket: this socket already has a subscriber');
+    s[kSubscriber] = subscriber;
+    s.on('data', onData);
+    s.on('end', onEnd);
+    s.on('close', onEnd);
+    s.on('error', onError);
     if (head !== undefined && head.length > 0) subscriber.next(head);
-    return () => {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-      socket.off('error', onError);
-      if (!socket.writableEnded) socket.destroy();
-      else socket.resume();
-    };
+    return teardown.bind(s);
   });
+}
+
+function teardown(this: SubscribedSocket): void {
+  this[kSubscriber] = undefined;
+  this.off('data', onData);
+  this.off('end', onEnd);
+  this.off('close', onEnd);
+  this.off('error', onError);
+  if (!this.writableEnded) this.destroy();
+  else this.resume();
 }

@@ -1,5 +1,13 @@
 import { Observable, type Observer, type Operator, Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 
+/** Where a subscriber's exception goes: a function, or an object with `fault` (no closure needed). */
+export type FaultHandler = ((err: unknown) => void) | { fault(err: unknown): void };
+
+const reportFault = (handler: FaultHandler, err: unknown): void => {
+  if (typeof handler === 'function') handler(err);
+  else handler.fault(err);
+};
+
 /**
  * An Observable whose subscribers' exceptions are caught and handed to
  * `onFault` instead of RxJS's unhandled-error report (which would be thrown
@@ -10,7 +18,7 @@ import { Observable, type Observer, type Operator, Subscriber, type Subscription
 export class GuardedObservable<T> extends Observable<T> {
   constructor(
     subscribe: ((this: Observable<T>, subscriber: Subscriber<T>) => TeardownLogic) | undefined,
-    private readonly onFault: (err: unknown) => void,
+    private readonly onFault: FaultHandler,
   ) {
     super(subscribe);
   }
@@ -36,30 +44,45 @@ export class GuardedObservable<T> extends Observable<T> {
       typeof observerOrNext === 'function' || observerOrNext == null
         ? { next: observerOrNext ?? undefined, error: error ?? undefined, complete: complete ?? undefined }
         : observerOrNext;
-    const onFault = this.onFault;
-    return super.subscribe({
-      next: (value) => {
-        try {
-          observer.next?.(value);
-        } catch (err) {
-          onFault(err);
-        }
-      },
-      error: (err) => {
-        if (observer.error === undefined) return onFault(err);
-        try {
-          observer.error(err);
-        } catch (err2) {
-          onFault(err2);
-        }
-      },
-      complete: () => {
-        try {
-          observer.complete?.();
-        } catch (err) {
-          onFault(err);
-        }
-      },
-    });
+    return super.subscribe(new GuardedSubscriber(observer, this.onFault));
+  }
+}
+
+/** Calls the user's callbacks, catching what they throw: one object, no closures per subscription. */
+class GuardedSubscriber<T> extends Subscriber<T> {
+  constructor(
+    private readonly observer: Partial<Observer<T>>,
+    private readonly onFault: FaultHandler,
+  ) {
+    super();
+  }
+
+  protected override _next(value: T): void {
+    try {
+      this.observer.next?.(value);
+    } catch (err) {
+      reportFault(this.onFault, err);
+    }
+  }
+
+  protected override _error(err: unknown): void {
+    try {
+      if (this.observer.error === undefined) reportFault(this.onFault, err);
+      else this.observer.error(err);
+    } catch (err2) {
+      reportFault(this.onFault, err2);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  protected override _complete(): void {
+    try {
+      this.observer.complete?.();
+    } catch (err) {
+      reportFault(this.onFault, err);
+    } finally {
+      this.unsubscribe();
+    }
   }
 }

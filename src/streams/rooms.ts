@@ -2,6 +2,7 @@ import { type Observable, Subject } from 'rxjs';
 import { encodeFrame, encodeTextFrame } from '../protocol/frame-encoder.js';
 import { Opcode } from '../protocol/opcode.js';
 import type { Connection, MessageData } from './connection.js';
+import { type FaultHandler, GuardedObservable } from './guarded.js';
 
 /** What a room's `messages$` emits for each publish. */
 export interface RoomMessage {
@@ -30,6 +31,9 @@ export const encodeMessage = (data: string | Uint8Array): Buffer =>
 export class Rooms {
   private readonly members = new Map<string, Set<Connection<unknown>>>();
   private readonly subjects = new Map<string, Subject<RoomMessage>>();
+
+  /** `onFault` receives what a subscriber of `messages$` throws (the server reports it). */
+  constructor(private readonly onFault: FaultHandler = (err) => console.error('rxws: error in a room subscriber:', err)) {}
 
   /** Number of rooms with at least one member. */
   get size(): number {
@@ -101,11 +105,21 @@ export class Rooms {
     return delivered;
   }
 
-  /** Every message published to `room` from now on. */
+  /**
+   * Every message published to `room` from now on. A subscriber that throws
+   * is reported, never allowed to break the publish; the room's Subject lives
+   * only while someone subscribes.
+   */
   messages$(room: string): Observable<RoomMessage> {
-    let subject = this.subjects.get(room);
-    if (subject === undefined) this.subjects.set(room, (subject = new Subject()));
-    return subject.asObservable();
+    return new GuardedObservable<RoomMessage>((subscriber) => {
+      let subject = this.subjects.get(room);
+      if (subject === undefined) this.subjects.set(room, (subject = new Subject()));
+      const subscription = subject.subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        if (!subject.observed) this.subjects.delete(room);
+      };
+    }, this.onFault);
   }
 }
 

@@ -90,7 +90,7 @@ function destroySocket(socket: Socket): void {
  * streams.
  */
 export class WebSocketServer<S = Record<string, unknown>> implements ConnectionOwner {
-  readonly rooms = new Rooms();
+  readonly rooms: Rooms;
   /** Every connection as it opens (after its 101 response). */
   readonly connections$: Observable<Connection<S>>;
   /** Protocol errors of peers and faults of application code. */
@@ -107,10 +107,18 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   private readonly heartbeatSubscription: Subscription | undefined;
   private readonly detach: () => void;
   private opening: Connection<S> | undefined;
+  // One listener for every pending socket (no closure per socket that could keep its handshake state alive).
+  private readonly forgetPending = (socket: Socket) => this.pending.delete(socket);
+  private readonly onPendingClose: (this: Socket) => void;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
+    this.rooms = new Rooms((err) => this.report(err, undefined));
+    const forget = this.forgetPending;
+    this.onPendingClose = function (this: Socket) {
+      forget(this);
+    };
     this.connectionOptions = {
       maxMessageSize: options.maxMessageSize ?? MIB,
       maxBufferedBytes: options.maxBufferedBytes ?? MIB,
@@ -129,7 +137,16 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     this.errors$ = this.errorSubject.asObservable();
 
     const { onConnect, onMessage, onClose, onError } = options;
-    if (onError !== undefined) this.errorSubject.subscribe(({ error, connection }) => onError(error, connection));
+    if (onError !== undefined) {
+      this.errorSubject.subscribe(({ error, connection }) => {
+        try {
+          onError(error, connection);
+        } catch (err) {
+          // The error handler itself failed: nowhere left to report it but the log.
+          console.error('rxws: onError threw while handling', error, ':', err);
+        }
+      });
+    }
     if (onConnect !== undefined) this.connections$.subscribe((conn) => onConnect(conn));
     if (onMessage !== undefined) {
       this.connections$.subscribe((conn) => conn.messages$.subscribe((data) => onMessage(conn, data)));
@@ -198,7 +215,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   handleSocket(socket: Socket): void {
     this.pending.add(socket);
     socket.on('error', onPendingError);
-    socket.once('close', () => this.pending.delete(socket));
+    socket.once('close', this.onPendingClose);
     // Slowloris: the whole request head must arrive within the handshake timeout.
     const timer = setTimeout(destroySocket, this.options.handshakeTimeout ?? 10_000, socket).unref();
     const parser = new RequestHeadParser({ maxHeadSize: this.options.maxHeadSize, maxHeaders: this.options.maxHeaders });
@@ -239,6 +256,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     }
     this.pending.delete(socket);
     socket.off('error', onPendingError);
+    socket.off('close', this.onPendingClose);
     const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
     socket.setNoDelay(true);
     socket.write(upgradeResponse(upgrade.key, protocol));
@@ -246,7 +264,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     this.connections.set(conn.id, conn);
     this.opening = conn;
     try {
-      conn.state = this.options.initialState?.(conn) ?? ({} as S);
+      if (this.options.initialState !== undefined) conn.state = this.options.initialState(conn);
       this.connectionSubject.next(conn);
     } catch (err) {
       conn.fault(err);

@@ -110,6 +110,26 @@ describe('unmask', () => {
     }
   });
 
+  it('reads the key at keyAt inside a larger buffer (as the decoder keeps it in its scratch buffer)', () => {
+    const data = noise(300, 5);
+    for (const keyAt of [0, 1, 5, 14]) {
+      const holder = Uint8Array.from(noise(keyAt + 8, keyAt + 1)); // noise around the key, so a wrong index shows
+      holder.set(KEY, keyAt);
+      for (const [start, end, phase] of [
+        [0, 300, 0],
+        [3, 290, 1],
+        [7, 40, 2],
+        [1, 20, 3],
+      ] as const) {
+        const got = Uint8Array.from(data);
+        unmask(got, start, end, holder, phase, keyAt);
+        const expected = Uint8Array.from(data);
+        expected.set(reference(data.subarray(start, end), KEY, phase), start);
+        expectBytes(got, expected);
+      }
+    }
+  });
+
   it('masking twice is the identity', () => {
     fc.assert(
       fc.property(

@@ -82,7 +82,10 @@ export class RawClient {
   readonly frames: Frame[] = [];
   /** The HTTP response head (status line and headers). */
   response = '';
-  private buffer = Buffer.alloc(0);
+  // Received bytes not yet parsed: store[start, end), grown by doubling (no copy of everything per chunk).
+  private store: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
   private headDone = false;
   private waiters: (() => void)[] = [];
   /** Resolves when the TCP connection is closed (by either side). */
@@ -197,25 +200,42 @@ export class RawClient {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    this.append(chunk);
     if (!this.headDone) {
-      const end = this.buffer.indexOf('\r\n\r\n');
+      const end = this.pending().indexOf('\r\n\r\n');
       if (end < 0) return;
-      this.response = this.buffer.subarray(0, end).toString('latin1');
-      this.buffer = this.buffer.subarray(end + 4);
+      this.response = this.pending().subarray(0, end).toString('latin1');
+      this.start += end + 4;
       this.headDone = true;
       if (this.status !== 101) {
-        this.response += '\r\n\r\n' + this.buffer.toString('utf8'); // keep the body for assertions
-        this.buffer = Buffer.alloc(0);
+        this.response += '\r\n\r\n' + this.pending().toString('utf8'); // keep the body for assertions
+        this.start = this.end;
       }
     }
     if (this.status === 101) this.parseFrames();
     this.wake();
   }
 
+  private pending(): Buffer {
+    return this.store.subarray(this.start, this.end);
+  }
+
+  private append(chunk: Buffer): void {
+    if (this.end + chunk.length > this.store.length) {
+      const live = this.end - this.start;
+      const grown = Buffer.allocUnsafe(Math.max(64 * 1024, (live + chunk.length) * 2));
+      this.store.copy(grown, 0, this.start, this.end);
+      this.store = grown;
+      this.start = 0;
+      this.end = live;
+    }
+    chunk.copy(this.store, this.end);
+    this.end += chunk.length;
+  }
+
   private parseFrames(): void {
     for (;;) {
-      const b = this.buffer;
+      const b = this.pending();
       if (b.length < 2) return;
       const len7 = b[1]! & 0x7f;
       const masked = (b[1]! & 0x80) !== 0;
@@ -236,7 +256,7 @@ export class RawClient {
       const payload = Buffer.from(b.subarray(p, p + length));
       if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= b[keyAt + (i & 3)]!;
       this.frames.push({ fin: (b[0]! & 0x80) !== 0, rsv: (b[0]! >> 4) & 7, opcode: b[0]! & 0x0f, masked, payload });
-      this.buffer = b.subarray(p + length);
+      this.start += p + length;
     }
   }
 }
