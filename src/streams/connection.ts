@@ -153,7 +153,9 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   private queue: Buffer[] | null = null;
   private queuedBytes = 0;
   private flushPending = false;
-  private readPaused = false;
+  // Why reading is paused: the peer is not reading our output, and/or the application asked.
+  private outputBlocked = false;
+  private appPaused = false;
   private sent: { code: number | undefined; reason: string } | null = null;
   private received: { code: number; reason: string } | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -173,6 +175,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     initialState: S,
     /** The subprotocol agreed in the handshake, if any. */
     readonly protocol?: string,
+    /** The upgrade request's target, e.g. `/chat?room=a`. */
+    readonly path = '/',
   ) {
     this.appState = initialState;
     (socket as ConnectionSocket)[kConnection] = this as Connection<unknown>;
@@ -290,6 +294,21 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.closeTimer = setTimeout(destroySocket, this.options.closeTimeout, this.socket).unref();
   }
 
+  /**
+   * Inbound flow control for applications that consume messages
+   * asynchronously: stop reading from the socket (TCP pushes back on the
+   * peer) until `resume()`.
+   */
+  pause(): void {
+    this.appPaused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.appPaused = false;
+    if (!this.outputBlocked && this.phase !== CLOSED) this.socket.resume();
+  }
+
   /** Ends the TCP connection now, without a close handshake. */
   terminate(): void {
     this.socket.destroy();
@@ -398,13 +417,13 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
         for (let i = 0; i < queue.length; i++) socket.write(queue[i]!);
         socket.uncork();
       }
-      if (!this.readPaused && socket.writableLength > this.options.readHighWaterMark) {
+      if (!this.outputBlocked && socket.writableLength > this.options.readHighWaterMark) {
         // The peer is not reading what we send: stop reading what it sends until it does.
-        this.readPaused = true;
+        this.outputBlocked = true;
         socket.pause();
         socket.once('drain', () => {
-          this.readPaused = false;
-          socket.resume();
+          this.outputBlocked = false;
+          if (!this.appPaused) socket.resume();
         });
       }
     }

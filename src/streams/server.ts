@@ -180,6 +180,9 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       this.netServer.once('error', onError);
       this.netServer.listen(this.options.port ?? 8080, this.options.host ?? '0.0.0.0', () => {
         this.netServer.off('error', onError);
+        // Once listening, errors are failed accepts (e.g. EMFILE under a connection flood): the
+        // server keeps serving the connections it has, so report them instead of crashing.
+        this.netServer.on('error', (err) => this.report(err, undefined));
         resolve(this.netServer.address() as AddressInfo);
       });
     });
@@ -260,7 +263,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
     socket.setNoDelay(true);
     socket.write(upgradeResponse(upgrade.key, protocol));
-    const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol);
+    const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, head.target);
     this.connections.set(conn.id, conn);
     this.opening = conn;
     try {
