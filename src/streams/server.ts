@@ -44,7 +44,7 @@ export interface ServerOptions<S> {
   readonly allowOrigins?: readonly string[];
   /** Subprotocols the server speaks, in no particular order; the client's first supported one is chosen. */
   readonly protocols?: readonly string[];
-  /** A socket that has not completed its upgrade request by then is ended (ms). Default 10 000. */
+  /** A socket that has not completed its upgrade request by then is ended (ms, 0: no limit). Default 10 000. */
   readonly handshakeTimeout?: number;
   /** Request head size limit (bytes, 431 beyond). Default 16 KiB. */
   readonly maxHeadSize?: number;
@@ -220,7 +220,8 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     socket.on('error', onPendingError);
     socket.once('close', this.onPendingClose);
     // Slowloris: the whole request head must arrive within the handshake timeout.
-    const timer = setTimeout(destroySocket, this.options.handshakeTimeout ?? 10_000, socket).unref();
+    const timeout = this.options.handshakeTimeout ?? 10_000;
+    const timer = timeout > 0 ? setTimeout(destroySocket, timeout, socket).unref() : undefined;
     const parser = new RequestHeadParser({ maxHeadSize: this.options.maxHeadSize, maxHeaders: this.options.maxHeaders });
     const onData = (chunk: Buffer) => {
       let parsed;
