@@ -286,6 +286,11 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     return this.phase === OPEN && this.enqueue(frame);
   }
 
+  /** @internal queues bytes that are not a frame (the 101 response), ahead of everything else. */
+  sendRaw(bytes: Buffer): void {
+    this.push(bytes);
+  }
+
   /** Starts the close handshake; messages already sent go out first. */
   close(code: number = CloseCode.Normal, reason = ''): void {
     if (this.phase !== OPEN) return;

@@ -263,8 +263,9 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     socket.off('close', this.onPendingClose);
     const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
     socket.setNoDelay(true);
-    socket.write(upgradeResponse(upgrade.key, protocol));
     const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, head.target);
+    // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
+    conn.sendRaw(upgradeResponse(upgrade.key, protocol));
     this.connections.set(conn.id, conn);
     this.opening = conn;
     try {

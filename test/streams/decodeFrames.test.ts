@@ -1,10 +1,11 @@
-import { catchError, type Observable, take, throwError } from 'rxjs';
+import { take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import type { FramePart } from '../../src/protocol/frame-decoder.js';
 import { Opcode } from '../../src/protocol/opcode.js';
 import { decodeFrames } from '../../src/streams/decodeFrames.js';
+import { createTestScheduler, describeErrors, protocolError } from '../support/marbles.js';
 
 /** A masked (or, with mask null, unmasked) client frame, built from RFC 6455 §5.2. */
 function clientFrame(
@@ -49,23 +50,11 @@ const part = (
   };
 };
 
-/** Errors → plain objects, so the marble diff shows (and compares) the class and both codes. */
-const describeErrors = <T>() =>
-  catchError<T, Observable<never>>((err: unknown) =>
-    throwError(() => ({
-      class: err instanceof ProtocolError ? 'ProtocolError' : String(err),
-      code: (err as ProtocolError).code,
-      closeCode: (err as ProtocolError).closeCode,
-    })),
-  );
-const protocolError = (code: string, closeCode: number) => ({ class: 'ProtocolError', code, closeCode });
 
 let testScheduler: TestScheduler;
 
 beforeEach(() => {
-  testScheduler = new TestScheduler((actual, expected) => {
-    expect(actual).toEqual(expected);
-  });
+  testScheduler = createTestScheduler();
 });
 
 describe('decodeFrames', () => {

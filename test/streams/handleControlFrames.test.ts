@@ -1,10 +1,10 @@
-import { catchError, type Observable, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import type { Message } from '../../src/protocol/message-assembler.js';
 import { Opcode } from '../../src/protocol/opcode.js';
 import { type ControlFrameHandler, handleControlFrames } from '../../src/streams/handleControlFrames.js';
+import { createTestScheduler, describeErrors, protocolError } from '../support/marbles.js';
 
 const msg = (opcode: number, payload: string | Buffer = ''): Message => ({
   opcode,
@@ -33,22 +33,11 @@ function recordingHandler(scheduler: TestScheduler): { handler: ControlFrameHand
   };
 }
 
-const describeErrors = <T>() =>
-  catchError<T, Observable<never>>((err: unknown) =>
-    throwError(() => ({
-      class: err instanceof ProtocolError ? 'ProtocolError' : String(err),
-      code: (err as ProtocolError).code,
-      closeCode: (err as ProtocolError).closeCode,
-    })),
-  );
-const protocolError = (code: string, closeCode: number) => ({ class: 'ProtocolError', code, closeCode });
 
 let testScheduler: TestScheduler;
 
 beforeEach(() => {
-  testScheduler = new TestScheduler((actual, expected) => {
-    expect(actual).toEqual(expected);
-  });
+  testScheduler = createTestScheduler();
 });
 
 describe('handleControlFrames', () => {

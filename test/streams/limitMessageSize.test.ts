@@ -1,11 +1,11 @@
-import { catchError, type Observable, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import type { FramePart } from '../../src/protocol/frame-decoder.js';
 import { Opcode } from '../../src/protocol/opcode.js';
 import { decodeFrames } from '../../src/streams/decodeFrames.js';
 import { limitMessageSize } from '../../src/streams/limitMessageSize.js';
+import { createTestScheduler, describeErrors } from '../support/marbles.js';
 
 /** A frame's header part: first, announcing `length`, carrying `payload` (default none yet). */
 const head = (opcode: number, length: number, fin = true, payload: Buffer = Buffer.alloc(0)): FramePart => ({
@@ -32,22 +32,12 @@ const body = (opcode: number, length: number, offset: number, payload: Buffer, f
 /** A whole frame in one part. */
 const whole = (opcode: number, size: number, fin = true): FramePart => head(opcode, size, fin, Buffer.alloc(size, 0x61));
 
-const describeErrors = <T>() =>
-  catchError<T, Observable<never>>((err: unknown) =>
-    throwError(() => ({
-      class: err instanceof ProtocolError ? 'ProtocolError' : String(err),
-      code: (err as ProtocolError).code,
-      closeCode: (err as ProtocolError).closeCode,
-    })),
-  );
 const TOO_BIG = { class: 'ProtocolError', code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 };
 
 let testScheduler: TestScheduler;
 
 beforeEach(() => {
-  testScheduler = new TestScheduler((actual, expected) => {
-    expect(actual).toEqual(expected);
-  });
+  testScheduler = createTestScheduler();
 });
 
 describe('limitMessageSize', () => {

@@ -1,24 +1,14 @@
-import { catchError, type Observable, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { rateLimit } from '../../src/streams/rateLimit.js';
+import { createTestScheduler, describeErrors } from '../support/marbles.js';
 
-const describeErrors = <T>() =>
-  catchError<T, Observable<never>>((err: unknown) =>
-    throwError(() => ({
-      class: err instanceof ProtocolError ? 'ProtocolError' : String(err),
-      code: (err as ProtocolError).code,
-      closeCode: (err as ProtocolError).closeCode,
-    })),
-  );
 
 let testScheduler: TestScheduler;
 
 beforeEach(() => {
-  testScheduler = new TestScheduler((actual, expected) => {
-    expect(actual).toEqual(expected);
-  });
+  testScheduler = createTestScheduler();
 });
 
 describe('rateLimit', () => {

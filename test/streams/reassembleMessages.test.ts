@@ -1,12 +1,12 @@
-import { catchError, type Observable, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import type { FramePart } from '../../src/protocol/frame-decoder.js';
 import type { Message } from '../../src/protocol/message-assembler.js';
 import { Opcode } from '../../src/protocol/opcode.js';
 import { decodeFrames } from '../../src/streams/decodeFrames.js';
 import { reassembleMessages } from '../../src/streams/reassembleMessages.js';
+import { createTestScheduler, describeErrors, protocolError } from '../support/marbles.js';
 
 const bytes = (p: string | Buffer): Buffer => (typeof p === 'string' ? Buffer.from(p) : p);
 
@@ -24,15 +24,6 @@ const piece = (opcode: number, length: number, offset: number, payload: string |
 
 const msg = (opcode: number, payload: string | Buffer): Message => ({ opcode, payload: bytes(payload) });
 
-const describeErrors = <T>() =>
-  catchError<T, Observable<never>>((err: unknown) =>
-    throwError(() => ({
-      class: err instanceof ProtocolError ? 'ProtocolError' : String(err),
-      code: (err as ProtocolError).code,
-      closeCode: (err as ProtocolError).closeCode,
-    })),
-  );
-const protocolError = (code: string, closeCode: number) => ({ class: 'ProtocolError', code, closeCode });
 
 /** A masked client frame (RFC 6455 §5.2), key 37 fa 21 3d. */
 function clientFrame(opcode: number, payload: string | Buffer, fin = true): Buffer {
@@ -45,9 +36,7 @@ function clientFrame(opcode: number, payload: string | Buffer, fin = true): Buff
 let testScheduler: TestScheduler;
 
 beforeEach(() => {
-  testScheduler = new TestScheduler((actual, expected) => {
-    expect(actual).toEqual(expected);
-  });
+  testScheduler = createTestScheduler();
 });
 
 describe('reassembleMessages', () => {

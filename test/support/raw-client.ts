@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { Waiter } from './waiter.js';
 
 /** A frame as received from the server (or described for sending). */
 export interface Frame {
@@ -87,7 +88,7 @@ export class RawClient {
   private start = 0;
   private end = 0;
   private headDone = false;
-  private waiters: (() => void)[] = [];
+  private readonly waiter = new Waiter();
   /** Resolves when the TCP connection is closed (by either side). */
   readonly ended: Promise<void>;
   private isEnded = false;
@@ -178,25 +179,12 @@ export class RawClient {
     this.socket.destroy();
   }
 
-  private async until(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!ready()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  private until(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    return this.waiter.until(ready, timeoutMs, what);
   }
 
   private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    this.waiter.wake();
   }
 
   private onData(chunk: Buffer): void {

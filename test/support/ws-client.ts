@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { WebSocket } from 'undici';
 import { type Frame, RawClient, upgradeRequest } from './raw-client.js';
+import { Waiter } from './waiter.js';
 
 /** A message as the test sees it: text frames parsed as JSON when they parse, else the raw string; binary as a Buffer. */
 export type Received = any;
@@ -25,7 +26,7 @@ export class WsClient {
   readonly closed: Promise<CloseInfo>;
   /** The id from the welcome (set by `relayClient`). */
   id = '';
-  private waiters: (() => void)[] = [];
+  private readonly waiter = new Waiter();
   private closeInfo: CloseInfo | null = null;
   private refCounter = 0;
 
@@ -119,26 +120,14 @@ export class WsClient {
     return this.closed;
   }
 
-  private async until(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!ready()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      if (this.closeInfo !== null) throw new Error(`connection closed (${this.closeInfo.code}) while waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  private until(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    return this.waiter.until(ready, timeoutMs, what, () =>
+      this.closeInfo !== null ? `connection closed (${this.closeInfo.code})` : undefined,
+    );
   }
 
   private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    this.waiter.wake();
   }
 }
 
