@@ -237,7 +237,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       socket.off('data', onData);
       clearTimeout(timer);
       if (isUpgradeRequest(parsed.head)) this.handleUpgrade(parsed.head, socket, parsed.rest);
-      else this.respond(socket, this.route(parsed.head));
+      else this.respond(socket, this.route(parsed.head), parsed.head.method === 'HEAD');
     };
     socket.on('data', onData);
   }
@@ -341,8 +341,10 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     }
   }
 
-  private respond(socket: Socket, response: HttpResponse): void {
-    this.finishHttp(socket, httpResponse(response.status, response.body, response.headers));
+  private respond(socket: Socket, response: HttpResponse, headOnly: boolean): void {
+    const full = httpResponse(response.status, response.body, response.headers);
+    // HEAD: the same head (Content-Length included), no body.
+    this.finishHttp(socket, headOnly ? full.subarray(0, full.indexOf('\r\n\r\n') + 4) : full);
   }
 
   private reject(socket: Socket, err: HttpError): void {

@@ -361,6 +361,14 @@ describe('relay mode: HTTP endpoints', () => {
     expect(await res.text()).toMatch(/<html/i);
   });
 
+  it('HEAD /healthz → the same head as GET (200, Content-Length) and no body', async () => {
+    const c = await RawClient.connect(server.port, { request: 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n' });
+    await c.waitEnded();
+    expect(c.response.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
+    expect(c.response).toMatch(/\r\nContent-Length: \d+/i);
+    expect(c.response.endsWith('\r\n\r\n')).toBe(true); // nothing after the head
+  });
+
   it.each(['/nope', '/index.html', '/healthz/extra', '/demo'])('GET %s → 404', async (path) => {
     const res = await fetch(`${server.httpUrl}${path}`);
     expect(res.status).toBe(404);

@@ -136,6 +136,30 @@ describe('WebSocketServer: connections and messages', () => {
     expect(fragmented).toBe('fragmented');
   });
 
+  it('pause() stops reading the socket until resume(): held messages then arrive, in order', async () => {
+    const { server, port } = await start();
+    const { client, conn } = await connect(server, port);
+    const got: MessageData[] = [];
+    conn.messages$.subscribe((m) => got.push(m));
+    await sendText(client, 'one');
+    expect(await framesUntilPong(client)).toEqual([]);
+    expect(got).toEqual(['one']);
+    conn.pause();
+    await sendText(client, 'two');
+    await sendText(client, 'three');
+    await client.send({ opcode: PING, payload: 'held' });
+    // A negative can only be shown over time: while paused, nothing is read, so neither
+    // the messages nor the ping get through.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(got).toEqual(['one']);
+    expect(client.frames).toEqual([]);
+    conn.resume();
+    const pong = await client.nextFrame();
+    expect(pong.opcode).toBe(PONG);
+    expect(pong.payload.toString()).toBe('held');
+    expect(got).toEqual(['one', 'two', 'three']);
+  });
+
   it('send writes strings as text frames and Buffers / Uint8Arrays as binary frames, unmasked', async () => {
     const { server, port } = await start();
     const { client, conn } = await connect(server, port);
