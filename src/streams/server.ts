@@ -108,16 +108,15 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   private readonly detach: () => void;
   private opening: Connection<S> | undefined;
   // One listener for every pending socket (no closure per socket that could keep its handshake state alive).
-  private readonly forgetPending = (socket: Socket) => this.pending.delete(socket);
   private readonly onPendingClose: (this: Socket) => void;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.rooms = new Rooms((err) => this.report(err, undefined));
-    const forget = this.forgetPending;
+    const pending = this.pending;
     this.onPendingClose = function (this: Socket) {
-      forget(this);
+      pending.delete(this);
     };
     this.connectionOptions = {
       maxMessageSize: options.maxMessageSize ?? MIB,
