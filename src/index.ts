@@ -2,7 +2,7 @@
 // behaviours of the rxws command, and the RxJS operators of the pipeline.
 export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './streams/server.js';
 export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions } from './streams/connection.js';
-export { Rooms, type RoomMessage, type PublishOptions, encodeMessage } from './streams/rooms.js';
+export { Rooms, type RoomMessage, type PublishOptions, encodeMessage, sendToAll } from './streams/rooms.js';
 export { relay, type RelayOptions } from './streams/relay.js';
 export { echo, type EchoOptions } from './streams/echo.js';
 export { fromSocket } from './streams/fromSocket.js';

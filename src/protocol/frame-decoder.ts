@@ -80,10 +80,11 @@ export class FrameDecoder {
       }
       let buf: Buffer;
       let at: number;
-      if (this.scratchFill === 0 && n - pos >= 2 && n - pos >= headerLength(chunk[pos + 1]!)) {
+      const inChunk = this.scratchFill === 0 && n - pos >= 2 ? headerLength(chunk[pos + 1]!) : Infinity;
+      if (n - pos >= inChunk) {
         buf = chunk; // whole header in this chunk: parse it where it lies
         at = pos;
-        pos += headerLength(chunk[pos + 1]!);
+        pos += inChunk;
       } else {
         // Header straddles chunks: collect it in the scratch buffer.
         const scratch = (this.scratch ??= Buffer.alloc(18));

@@ -293,10 +293,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   /** Starts the close handshake; messages already sent go out first. */
   close(code: number = CloseCode.Normal, reason = ''): void {
-    if (this.phase !== OPEN) return;
-    this.phase = CLOSING;
-    this.sendClose(code, reason);
-    this.closeTimer = setTimeout(destroySocket, this.options.closeTimeout, this.socket).unref();
+    if (this.beginClose(code, reason)) this.startCloseTimer();
   }
 
   /**
@@ -336,10 +333,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** @internal the peer's close frame: reply (echoing its code) unless we sent one, then end TCP. */
   closeReceived(code: number | undefined, reason: string): void {
     this.received = { code: code ?? CloseCode.NoStatus, reason };
-    if (this.phase === OPEN) {
-      this.phase = CLOSING;
-      this.sendClose(code, '');
-    }
+    this.beginClose(code, '');
     this.endSocket();
   }
 
@@ -358,14 +352,11 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
       return;
     }
     this.owner.connectionError(this as Connection<unknown>, err);
-    if (this.phase === OPEN) {
-      this.phase = CLOSING;
-      this.sendClose(err.closeCode, err.message);
-    }
+    this.beginClose(err.closeCode, err.message);
     this.endSocket();
   }
 
-  /** @internal an exception in application code for this connection: close it with 1011. */
+  /** @internal an exception in application code for this connection: close it with 1011 (or a ProtocolError's own code). */
   fault(err: unknown): void {
     this.owner.connectionError(this as Connection<unknown>, err);
     // A rule the application applies (e.g. rateLimit's 'close' policy) carries its own close code.
@@ -373,16 +364,25 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     else this.close(CloseCode.InternalError, 'internal error');
   }
 
-  private sendClose(code: number | undefined, reason: string): void {
+  /** Queues our close frame (after everything already queued) unless one was sent; false if the connection was not open. */
+  private beginClose(code: number | undefined, reason: string): boolean {
+    if (this.phase !== OPEN) return false;
+    this.phase = CLOSING;
     this.sent = { code, reason };
     this.push(encodeFrame(Opcode.Close, encodeClosePayload(code, reason)));
+    return true;
   }
 
-  /** Flushes what is queued (the close frame last), half-closes, and gives the peer closeTimeout to finish. */
+  /** The peer gets closeTimeout to finish the close; then the socket is destroyed. */
+  private startCloseTimer(): void {
+    this.closeTimer ??= setTimeout(destroySocket, this.options.closeTimeout, this.socket).unref();
+  }
+
+  /** Flushes what is queued (the close frame last), half-closes, and starts the close timer. */
   private endSocket(): void {
     this.flush();
     if (!this.socket.writableEnded) this.socket.end();
-    this.closeTimer ??= setTimeout(destroySocket, this.options.closeTimeout, this.socket).unref();
+    this.startCloseTimer();
   }
 
   private enqueue(a: Buffer, b?: Buffer): boolean {

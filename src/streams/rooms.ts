@@ -23,6 +23,18 @@ export const encodeMessage = (data: string | Uint8Array): Buffer =>
   typeof data === 'string' ? encodeTextFrame(data) : encodeFrame(Opcode.Binary, data);
 
 /**
+ * Fan-out: `data` framed once, the same bytes queued on every recipient but
+ * `except`. Returns how many it was queued for (a slow recipient past its
+ * budget is skipped, never waited for).
+ */
+export function sendToAll(recipients: Iterable<Connection<unknown>>, data: string | Buffer, except?: Connection<unknown>): number {
+  const frame = encodeMessage(data);
+  let delivered = 0;
+  for (const conn of recipients) if (conn !== except && conn.sendFrame(frame)) delivered++;
+  return delivered;
+}
+
+/**
  * Pub/sub rooms with an index both ways (room → members, connection → room
  * names), so that leaving and disconnecting cost O(rooms of that connection)
  * and never scan other members. Empty rooms are dropped. Only open
@@ -88,19 +100,10 @@ export class Rooms {
     return conn.roomNames ?? EMPTY_NAMES;
   }
 
-  /**
-   * Sends `data` to every member of `room`: encoded into a frame once, the
-   * same bytes queued on every member. Returns the number of members it was
-   * queued for (a slow member past its budget is skipped, never waited for).
-   */
+  /** Sends `data` to every member of `room` (see sendToAll); returns how many it was queued for. */
   publish(room: string, data: string | Buffer, options: PublishOptions = {}): number {
     const set = this.members.get(room);
-    let delivered = 0;
-    if (set !== undefined) {
-      const frame = encodeMessage(data);
-      const except = options.except;
-      for (const member of set) if (member !== except && member.sendFrame(frame)) delivered++;
-    }
+    const delivered = set === undefined ? 0 : sendToAll(set, data, options.except);
     this.subjects.get(room)?.next({ room, data, from: options.from });
     return delivered;
   }

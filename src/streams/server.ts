@@ -16,7 +16,7 @@ import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwn
 import { drainConnections } from './drainConnections.js';
 import { GuardedObservable } from './guarded.js';
 import { heartbeat } from './heartbeat.js';
-import { encodeMessage, Rooms } from './rooms.js';
+import { Rooms, sendToAll } from './rooms.js';
 
 /** A plain HTTP response for a non-upgrade request. */
 export interface HttpResponse {
@@ -207,10 +207,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
 
   /** Sends to every open connection (encoded once); returns how many it was queued for. */
   broadcast(data: string | Buffer, except?: Connection<S>): number {
-    const frame = encodeMessage(data);
-    let delivered = 0;
-    for (const conn of this.connections.values()) if (conn !== except && conn.sendFrame(frame)) delivered++;
-    return delivered;
+    return sendToAll(this.connections.values(), data, except);
   }
 
   /** Reads the upgrade request from a raw socket (what the server does for each accepted connection). */
