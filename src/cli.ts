@@ -5,9 +5,9 @@ import { config as rxjsConfig } from 'rxjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { demoPage } from './demo.js';
-import { echo } from './streams/echo.js';
-import { relay } from './streams/relay.js';
-import { WebSocketServer } from './streams/server.js';
+import { echo } from './echo.js';
+import { relay } from './relay.js';
+import { WebSocketServer } from './server/server.js';
 import { parseSize } from './size.js';
 
 const fail = (message: string): never => {

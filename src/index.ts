@@ -1,10 +1,10 @@
 // Public API of @rxws/server: the server, its connections and rooms, the
 // behaviours of the rxws command, and the RxJS operators of the pipeline.
-export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './streams/server.js';
-export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions } from './streams/connection.js';
-export { Rooms, type RoomMessage, type PublishOptions, encodeMessage, sendToAll } from './streams/rooms.js';
-export { relay, type RelayOptions } from './streams/relay.js';
-export { echo, type EchoOptions } from './streams/echo.js';
+export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './server/server.js';
+export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions } from './server/connection.js';
+export { Rooms, type RoomMessage, type PublishOptions, encodeMessage, sendToAll } from './server/rooms.js';
+export { relay, type RelayOptions } from './relay.js';
+export { echo, type EchoOptions } from './echo.js';
 export { fromSocket } from './streams/fromSocket.js';
 export { decodeFrames } from './streams/decodeFrames.js';
 export { limitMessageSize } from './streams/limitMessageSize.js';
@@ -13,7 +13,7 @@ export { handleControlFrames, type ControlFrameHandler } from './streams/handleC
 export { rateLimit, type RateLimitOptions } from './streams/rateLimit.js';
 export { heartbeat, type HeartbeatAction, type HeartbeatTarget } from './streams/heartbeat.js';
 export { drainConnections, type Drainable } from './streams/drainConnections.js';
-export { GuardedObservable, type FaultHandler } from './streams/guarded.js';
+export { GuardedObservable, type FaultHandler } from './server/guarded.js';
 export { CloseCode, ProtocolError, HttpError } from './protocol/errors.js';
 export { Opcode } from './protocol/opcode.js';
 export type { Message } from './protocol/message-assembler.js';

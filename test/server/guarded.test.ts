@@ -1,7 +1,7 @@
 import { config, filter, map, Observable, type Subscriber, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
-import { GuardedObservable } from '../../src/streams/guarded.js';
+import { GuardedObservable } from '../../src/server/guarded.js';
 
 // RxJS reports an exception it cannot deliver through `config.onUnhandledError`,
 // on a timeout. In TestScheduler.run that timeout is virtual, so when run()

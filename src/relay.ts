@@ -1,9 +1,9 @@
 import type { Observable, Subscription } from 'rxjs';
-import type { Message } from '../protocol/message-assembler.js';
-import { Opcode } from '../protocol/opcode.js';
-import type { Connection } from './connection.js';
-import { rateLimit } from './rateLimit.js';
-import type { WebSocketServer } from './server.js';
+import type { Message } from './protocol/message-assembler.js';
+import { Opcode } from './protocol/opcode.js';
+import type { Connection } from './server/connection.js';
+import { rateLimit } from './streams/rateLimit.js';
+import type { WebSocketServer } from './server/server.js';
 
 export interface RelayOptions {
   /** Messages per second per connection, with a burst of the same size; 0 or undefined: no limit. */

@@ -1,7 +1,7 @@
 import type { Observable, Subscription } from 'rxjs';
-import type { Message } from '../protocol/message-assembler.js';
-import { rateLimit } from './rateLimit.js';
-import type { WebSocketServer } from './server.js';
+import type { Message } from './protocol/message-assembler.js';
+import { rateLimit } from './streams/rateLimit.js';
+import type { WebSocketServer } from './server/server.js';
 
 export interface EchoOptions {
   /** Messages per second per connection (burst of the same); the excess is dropped silently. 0 or undefined: no limit. */

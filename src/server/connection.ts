@@ -5,14 +5,14 @@ import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { encodeFrame, encodeFrameHeader, encodeTextFrame } from '../protocol/frame-encoder.js';
 import type { Message } from '../protocol/message-assembler.js';
 import { Opcode } from '../protocol/opcode.js';
-import { decodeFrames } from './decodeFrames.js';
-import type { Drainable } from './drainConnections.js';
-import { fromSocket } from './fromSocket.js';
+import { decodeFrames } from '../streams/decodeFrames.js';
+import type { Drainable } from '../streams/drainConnections.js';
+import { fromSocket } from '../streams/fromSocket.js';
 import { GuardedObservable } from './guarded.js';
-import { handleControlFrames, type ControlFrameHandler } from './handleControlFrames.js';
-import type { HeartbeatTarget } from './heartbeat.js';
-import { limitMessageSize } from './limitMessageSize.js';
-import { reassembleMessages } from './reassembleMessages.js';
+import { handleControlFrames, type ControlFrameHandler } from '../streams/handleControlFrames.js';
+import type { HeartbeatTarget } from '../streams/heartbeat.js';
+import { limitMessageSize } from '../streams/limitMessageSize.js';
+import { reassembleMessages } from '../streams/reassembleMessages.js';
 
 export interface ConnectionOptions {
   /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */

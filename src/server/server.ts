@@ -13,9 +13,9 @@ import {
   type RequestHead,
 } from '../protocol/handshake.js';
 import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
-import { drainConnections } from './drainConnections.js';
+import { drainConnections } from '../streams/drainConnections.js';
 import { GuardedObservable } from './guarded.js';
-import { heartbeat } from './heartbeat.js';
+import { heartbeat } from '../streams/heartbeat.js';
 import { Rooms, sendToAll } from './rooms.js';
 
 /** A plain HTTP response for a non-upgrade request. */
