@@ -13,6 +13,7 @@ import { handleControlFrames, type ControlFrameHandler } from '../streams/handle
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
 import { reassembleMessages } from '../streams/reassembleMessages.js';
+import { Outbound, type OutboundOwner } from './outbound.js';
 
 export interface ConnectionOptions {
   /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */
@@ -50,16 +51,6 @@ const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 const SMALL_PAYLOAD = 16 * 1024; // copied into the frame; larger ones are written as-is after their header
-const COALESCE_LIMIT = 64 * 1024; // a turn's frames up to this size go out as one buffer
-
-// One write per connection per event-loop turn: sends only queue frames; the
-// queues of every connection touched in this turn are flushed in one tick.
-let dirty: Connection<unknown>[] = [];
-const flushDirty = () => {
-  const batch = dirty;
-  dirty = [];
-  for (let i = 0; i < batch.length; i++) batch[i]!.flush();
-};
 
 function onSocketError(this: Socket): void {
   // Resets and write errors are expected on the open internet; 'close' follows
@@ -139,10 +130,10 @@ class IncomingSubscription implements Unsubscribable {
 /**
  * One WebSocket connection: the socket's bytes piped through decodeFrames →
  * limitMessageSize → reassembleMessages → handleControlFrames into
- * `messages$`, and a write queue (byte budget, one write per turn) out.
+ * `messages$`, and an Outbound (byte budget, one write per turn) out.
  * Sending on a connection that is closing or closed is a no-op.
  */
-export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable {
+export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable, OutboundOwner {
   /** Unique within the process. */
   readonly id: string = String(nextId++);
   private appState: S | undefined;
@@ -150,11 +141,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   roomNames: Set<string> | null = null;
 
   private phase = OPEN;
-  private queue: Buffer[] | null = null;
-  private queuedBytes = 0;
-  private flushPending = false;
-  // Why reading is paused: the peer is not reading our output, and/or the application asked.
-  private outputBlocked = false;
+  private readonly outbound: Outbound;
+  // Reading is paused while the application asked (appPaused) and/or the peer is not reading our output (outbound.outputBlocked).
   private appPaused = false;
   private sent: { code: number | undefined; reason: string } | null = null;
   private received: { code: number; reason: string } | null = null;
@@ -179,6 +167,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     readonly path = '/',
   ) {
     this.appState = initialState;
+    this.outbound = new Outbound(socket, options, this);
     (socket as ConnectionSocket)[kConnection] = this as Connection<unknown>;
     socket.on('error', onSocketError);
     socket.once('close', onSocketClose);
@@ -224,7 +213,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   /** Bytes queued or in the socket's buffer, not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.queuedBytes + this.socket.writableLength;
+    return this.outbound.bufferedAmount;
   }
 
   get remoteAddress(): string | undefined {
@@ -288,7 +277,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   /** @internal queues bytes that are not a frame (the 101 response), ahead of everything else. */
   sendRaw(bytes: Buffer): void {
-    this.push(bytes);
+    this.outbound.push(bytes);
   }
 
   /** Starts the close handshake; messages already sent go out first. */
@@ -308,7 +297,12 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   resume(): void {
     this.appPaused = false;
-    if (!this.outputBlocked && this.phase !== CLOSED) this.socket.resume();
+    if (!this.outbound.outputBlocked && this.phase !== CLOSED) this.socket.resume();
+  }
+
+  /** @internal the peer took what we wrote: reading may resume (unless the application paused it). */
+  outputDrained(): void {
+    if (!this.appPaused && this.phase !== CLOSED) this.socket.resume();
   }
 
   /** Ends the TCP connection now, without a close handshake. */
@@ -317,7 +311,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   }
 
   ping(payload: Uint8Array = Buffer.alloc(0)): void {
-    if (this.phase === OPEN) this.push(encodeFrame(Opcode.Ping, payload));
+    if (this.phase === OPEN) this.outbound.push(encodeFrame(Opcode.Ping, payload));
   }
 
   /** @internal heartbeat: moves whenever the peer sends anything. */
@@ -327,7 +321,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   /** @internal a ping: pong with the same payload (copied into the frame: it is a slice of the read buffer). */
   answerPing(payload: Buffer): void {
-    if (this.phase === OPEN) this.push(encodeFrame(Opcode.Pong, payload));
+    if (this.phase === OPEN) this.outbound.push(encodeFrame(Opcode.Pong, payload));
   }
 
   /** @internal the peer's close frame: reply (echoing its code) unless we sent one, then end TCP. */
@@ -369,7 +363,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     if (this.phase !== OPEN) return false;
     this.phase = CLOSING;
     this.sent = { code, reason };
-    this.push(encodeFrame(Opcode.Close, encodeClosePayload(code, reason)));
+    this.outbound.push(encodeFrame(Opcode.Close, encodeClosePayload(code, reason)));
     return true;
   }
 
@@ -380,60 +374,19 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   /** Flushes what is queued (the close frame last), half-closes, and starts the close timer. */
   private endSocket(): void {
-    this.flush();
+    this.outbound.flush();
     if (!this.socket.writableEnded) this.socket.end();
     this.startCloseTimer();
   }
 
+  /** Queues one message's bytes under the budget; past it, applies the slow-consumer policy. */
   private enqueue(a: Buffer, b?: Buffer): boolean {
-    if (this.queuedBytes + this.socket.writableLength > this.options.maxBufferedBytes) {
-      if (this.options.slowConsumer === 'close') {
-        this.queue = null;
-        this.queuedBytes = 0;
-        this.close(CloseCode.PolicyViolation, 'slow consumer');
-      }
-      return false;
+    if (this.outbound.tryPush(a, b)) return true;
+    if (this.options.slowConsumer === 'close') {
+      this.outbound.clear();
+      this.close(CloseCode.PolicyViolation, 'slow consumer');
     }
-    this.push(a);
-    if (b !== undefined) this.push(b);
-    return true;
-  }
-
-  private push(frame: Buffer): void {
-    (this.queue ??= []).push(frame);
-    this.queuedBytes += frame.length;
-    if (!this.flushPending) {
-      this.flushPending = true;
-      if (dirty.push(this as Connection<unknown>) === 1) process.nextTick(flushDirty);
-    }
-  }
-
-  /** @internal writes everything queued: one buffer for small batches, a corked writev for large ones. */
-  flush(): void {
-    this.flushPending = false;
-    const queue = this.queue;
-    if (queue === null || queue.length === 0) return;
-    const socket = this.socket;
-    if (!socket.destroyed && !socket.writableEnded) {
-      if (queue.length === 1) socket.write(queue[0]!);
-      else if (this.queuedBytes <= COALESCE_LIMIT) socket.write(Buffer.concat(queue, this.queuedBytes));
-      else {
-        socket.cork();
-        for (let i = 0; i < queue.length; i++) socket.write(queue[i]!);
-        socket.uncork();
-      }
-      if (!this.outputBlocked && socket.writableLength > this.options.readHighWaterMark) {
-        // The peer is not reading what we send: stop reading what it sends until it does.
-        this.outputBlocked = true;
-        socket.pause();
-        socket.once('drain', () => {
-          this.outputBlocked = false;
-          if (!this.appPaused) socket.resume();
-        });
-      }
-    }
-    this.queue = null; // an idle connection keeps no array
-    this.queuedBytes = 0;
+    return false;
   }
 
   /** @internal the socket closed: release everything and tell the owner. */
@@ -441,8 +394,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     if (this.phase === CLOSED) return;
     this.phase = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
-    this.queue = null;
-    this.queuedBytes = 0;
+    this.outbound.clear();
     this.inbound?.unsubscribe();
     const received = this.received;
     const sent = this.sent;

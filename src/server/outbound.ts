@@ -1,0 +1,116 @@
+import type { Socket } from 'node:net';
+
+export interface OutboundOptions {
+  /** Unsent bytes (queued + in the socket's buffer) beyond which `tryPush` refuses. */
+  readonly maxBufferedBytes: number;
+  /** Stop reading the socket while this many bytes are unsent, until it drains. */
+  readonly readHighWaterMark: number;
+}
+
+/** Told when reading may resume (the peer has taken what we wrote). */
+export interface OutboundOwner {
+  outputDrained(): void;
+}
+
+const COALESCE_LIMIT = 64 * 1024; // a turn's frames up to this size go out as one buffer
+
+// One write per connection per event-loop turn: pushes only queue frames; the
+// queues of every outbound touched in this turn are flushed in one tick.
+let dirty: Outbound[] = [];
+const flushDirty = () => {
+  const batch = dirty;
+  dirty = [];
+  for (let i = 0; i < batch.length; i++) batch[i]!.flush();
+};
+
+function onDrain(this: Socket & { [kOutbound]?: Outbound }): void {
+  this[kOutbound]?.drained();
+}
+const kOutbound = Symbol('rxws.outbound');
+
+/**
+ * A connection's outbound path: already-encoded frames are queued (encoding,
+ * and any compression, happens at the call site), flushed once per event-loop
+ * turn (coalesced into one buffer when small, a corked writev when large),
+ * under a byte budget. While the peer is not reading what we write, reading
+ * from it is paused (`outputBlocked`) until the socket drains.
+ */
+export class Outbound {
+  private queue: Buffer[] | null = null;
+  private queuedBytes = 0;
+  private flushPending = false;
+  /** The peer is not reading our output: reading from it is paused until 'drain'. */
+  outputBlocked = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: OutboundOptions,
+    private readonly owner: OutboundOwner,
+  ) {}
+
+  /** Bytes queued or in the socket's buffer, not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.socket.writableLength;
+  }
+
+  /** Is there room in the budget for another message? */
+  get hasRoom(): boolean {
+    return this.queuedBytes + this.socket.writableLength <= this.options.maxBufferedBytes;
+  }
+
+  /** Queues a message's bytes (one frame, or a header and its payload) if the budget has room; false if not. */
+  tryPush(a: Buffer, b?: Buffer): boolean {
+    if (!this.hasRoom) return false;
+    this.push(a);
+    if (b !== undefined) this.push(b);
+    return true;
+  }
+
+  /** Queues bytes regardless of the budget (control frames, the 101 response). */
+  push(bytes: Buffer): void {
+    (this.queue ??= []).push(bytes);
+    this.queuedBytes += bytes.length;
+    if (!this.flushPending) {
+      this.flushPending = true;
+      if (dirty.push(this) === 1) process.nextTick(flushDirty);
+    }
+  }
+
+  /** Writes everything queued: one buffer for small batches, a corked writev for large ones. */
+  flush(): void {
+    this.flushPending = false;
+    const queue = this.queue;
+    if (queue === null || queue.length === 0) return;
+    const socket = this.socket;
+    if (!socket.destroyed && !socket.writableEnded) {
+      if (queue.length === 1) socket.write(queue[0]!);
+      else if (this.queuedBytes <= COALESCE_LIMIT) socket.write(Buffer.concat(queue, this.queuedBytes));
+      else {
+        socket.cork();
+        for (let i = 0; i < queue.length; i++) socket.write(queue[i]!);
+        socket.uncork();
+      }
+      if (!this.outputBlocked && socket.writableLength > this.options.readHighWaterMark) {
+        // The peer is not reading what we send: stop reading what it sends until it does.
+        this.outputBlocked = true;
+        socket.pause();
+        (socket as Socket & { [kOutbound]?: Outbound })[kOutbound] = this;
+        socket.once('drain', onDrain);
+      }
+    }
+    this.queue = null; // an idle connection keeps no array
+    this.queuedBytes = 0;
+  }
+
+  /** @internal the socket drained after output blocked reading. */
+  drained(): void {
+    this.outputBlocked = false;
+    this.owner.outputDrained();
+  }
+
+  /** Drops whatever is still queued (the socket is gone). */
+  clear(): void {
+    this.queue = null;
+    this.queuedBytes = 0;
+  }
+}
