@@ -1,7 +1,7 @@
 // Public API of @rxws/server: the server, its connections and rooms, the
 // behaviours of the rxws command, and the RxJS operators of the pipeline.
 export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './server/server.js';
-export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions } from './server/connection.js';
+export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions, type SendResult } from './server/connection.js';
 export { Rooms, type RoomMessage, type PublishOptions, encodeMessage, sendToAll } from './server/rooms.js';
 export { relay, type RelayOptions } from './relay.js';
 export { echo, type EchoOptions } from './echo.js';
@@ -13,6 +13,7 @@ export { handleControlFrames, type ControlFrameHandler } from './streams/handleC
 export { rateLimit, type RateLimitOptions } from './streams/rateLimit.js';
 export { heartbeat, type HeartbeatAction, type HeartbeatTarget } from './streams/heartbeat.js';
 export { drainConnections, type Drainable } from './streams/drainConnections.js';
+export { writeTo, streamTo, ConnectionClosedError, type WriteTarget, type PullSource } from './streams/writeTo.js';
 export { GuardedObservable, type FaultHandler } from './server/guarded.js';
 export { CloseCode, ProtocolError, HttpError } from './protocol/errors.js';
 export { Opcode } from './protocol/opcode.js';

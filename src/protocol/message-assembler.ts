@@ -13,6 +13,9 @@ export interface Message {
   readonly payload: Buffer;
 }
 
+/** The first allocation of an assembled message (unless its final frame announces less). */
+const PREALLOCATE = 16 * 1024;
+
 const invalidUtf8 = (): never => {
   throw new ProtocolError('WS_ERR_INVALID_UTF8', CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
 };
@@ -24,9 +27,12 @@ const invalidUtf8 = (): never => {
  * so that an invalid byte fails the connection in the piece that carries it.
  *
  * Memory: a message that is one frame in one chunk is a zero-copy slice; any
- * other message is copied into one buffer that grows only at frame headers
- * (where the frame's length is known), so its cost is its bytes, never a
- * per-fragment object an attacker could multiply with empty fragments.
+ * other message is copied into one buffer sized from the bytes actually
+ * received, never from the length a header announces (a peer announcing a
+ * 1,000,000-byte frame and sending one byte costs at most PREALLOCATE): it
+ * grows geometrically, and is never larger than the message once its final
+ * frame's header is known. So its cost is at most about twice its bytes,
+ * never a per-fragment object an attacker could multiply with empty fragments.
  */
 export class MessageAssembler {
   private open = false;
@@ -36,6 +42,9 @@ export class MessageAssembler {
   private utf8: Utf8Validator | null = null;
   private buffer: Buffer | null = null;
   private size = 0;
+  // The message's size once the current frame ends, and whether that frame ends the message.
+  private frameEnd = 0;
+  private finalFrame = false;
   private control: Buffer | null = null;
   private controlSize = 0;
 
@@ -64,28 +73,31 @@ export class MessageAssembler {
         this.size = 0;
         if (this.text) (this.utf8 ??= new Utf8Validator()).reset();
       }
-      this.reserve(this.size + part.length, part.fin);
+      this.frameEnd = this.size + part.length;
+      this.finalFrame = part.fin;
     }
 
     if (payload.length > 0) {
       if (this.text && !this.utf8!.update(payload)) invalidUtf8();
+      const needed = this.size + payload.length;
+      if (this.buffer === null || this.buffer.length < needed) this.grow(needed);
       payload.copy(this.buffer!, this.size);
       this.size += payload.length;
     }
     if (!part.last || !part.fin) return undefined;
 
     if (this.text && !this.utf8!.end()) invalidUtf8();
-    const message = { opcode: this.opcode, payload: this.buffer!.subarray(0, this.size) };
+    const message = { opcode: this.opcode, payload: this.buffer === null ? Buffer.alloc(0) : this.buffer.subarray(0, this.size) };
     this.open = false;
     this.buffer = null;
     return message;
   }
 
-  /** Makes room for `needed` bytes; exact when this frame ends the message, doubling otherwise. */
-  private reserve(needed: number, final: boolean): void {
+  /** Makes room for `needed` received bytes: doubling (at least PREALLOCATE), but never past the end of the message's final frame. */
+  private grow(needed: number): void {
     const current = this.buffer;
-    if (current !== null && current.length >= needed) return;
-    const capacity = final ? needed : Math.max(needed, current === null ? 0 : current.length * 2);
+    let capacity = Math.max(needed, PREALLOCATE, current === null ? 0 : current.length * 2);
+    if (this.finalFrame) capacity = Math.min(capacity, this.frameEnd);
     const grown = Buffer.allocUnsafe(capacity);
     if (current !== null && this.size > 0) current.copy(grown, 0, 0, this.size);
     this.buffer = grown;

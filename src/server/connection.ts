@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { map, type Observable, Subject, Subscriber, type Subscription, type Unsubscribable } from 'rxjs';
-import { encodeClosePayload } from '../protocol/close.js';
+import { isUtf8 } from 'node:buffer';
+import { encodeClosePayload, isValidCloseCode } from '../protocol/close.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { encodeFrame, encodeFrameHeader, encodeTextFrame } from '../protocol/frame-encoder.js';
 import type { Message } from '../protocol/message-assembler.js';
@@ -9,6 +10,7 @@ import { decodeFrames } from '../streams/decodeFrames.js';
 import type { Drainable } from '../streams/drainConnections.js';
 import { fromSocket } from '../streams/fromSocket.js';
 import { GuardedObservable } from './guarded.js';
+import { destroySocket } from './destroy-socket.js';
 import { handleControlFrames, type ControlFrameHandler } from '../streams/handleControlFrames.js';
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
@@ -28,13 +30,22 @@ export interface ConnectionOptions {
   readonly readHighWaterMark: number;
 }
 
-/** How a connection ended. `code` is the peer's close code, else the one sent, else 1006. */
+/**
+ * How a connection ended. `code` and `reason` are those of the peer's close
+ * frame (1005 if it had no code); 1006 and '' if none was received, even when
+ * we sent one (RFC 6455 §7.1.5): what we sent is in `sent`.
+ */
 export interface CloseEvent {
   readonly code: number;
   readonly reason: string;
   /** Close frames went both ways. */
   readonly wasClean: boolean;
+  /** Our close frame, if we sent one (`code` undefined: it had no payload). */
+  readonly sent?: { readonly code: number | undefined; readonly reason: string };
 }
+
+/** What `trySend` did: queued, refused because the budget is full (the slow-consumer policy applied), or the connection is not open. */
+export type SendResult = 'queued' | 'full' | 'closed';
 
 /** Notified by every connection; the server implements it. */
 export interface ConnectionOwner {
@@ -51,13 +62,12 @@ const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 const SMALL_PAYLOAD = 16 * 1024; // copied into the frame; larger ones are written as-is after their header
+const MAX_CONTROL_PAYLOAD = 125; // RFC 6455 §5.5
+const MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2;
 
 function onSocketError(this: Socket): void {
   // Resets and write errors are expected on the open internet; 'close' follows
   // and reports the connection as closed (1006).
-}
-function destroySocket(socket: Socket): void {
-  socket.destroy();
 }
 const kConnection = Symbol('rxws.connection');
 type ConnectionSocket = Socket & { [kConnection]?: Connection<unknown> };
@@ -152,6 +162,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   private observers: readonly Subscriber<Message>[] = NO_OBSERVERS;
   private closedSubject: Subject<CloseEvent> | null = null;
   private closeEvent: CloseEvent | null = null;
+  private drainSubject: Subject<void> | null = null;
   private inbound: Subscription | null = null;
   private head: Buffer | null;
 
@@ -256,32 +267,83 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     );
   }
 
-  /** Sends a text (string) or binary (Buffer) message. Returns false if it was not queued. */
+  /** Sends a text (string) or binary (Buffer) message. Returns false if it was not queued (see `trySend` for why). */
   send(data: string | Uint8Array): boolean {
-    if (this.phase !== OPEN) return false;
-    if (typeof data === 'string') return this.enqueue(encodeTextFrame(data));
-    return this.sendMessage(Opcode.Binary, data);
+    return this.trySend(data) === 'queued';
   }
 
-  /** Sends a message with an explicit opcode (Text payloads must be valid UTF-8). */
+  /**
+   * `send` that says why a message was not queued: 'full' (over the budget:
+   * the slow-consumer policy applied) or 'closed'. A writer that waits for
+   * `drain$` whenever `writable` is false never gets 'full'.
+   */
+  trySend(data: string | Uint8Array): SendResult {
+    if (this.phase !== OPEN) return 'closed';
+    if (typeof data === 'string') return this.enqueue(encodeTextFrame(data));
+    return this.enqueueMessage(Opcode.Binary, data);
+  }
+
+  /**
+   * Sends a message with an explicit opcode: Text (the payload must be valid
+   * UTF-8) or Binary. Throws a RangeError for any other opcode and a TypeError
+   * for invalid UTF-8, and then writes nothing.
+   */
   sendMessage(opcode: number, payload: Uint8Array): boolean {
-    if (this.phase !== OPEN) return false;
-    if (payload.length <= SMALL_PAYLOAD) return this.enqueue(encodeFrame(opcode, payload));
-    return this.enqueue(encodeFrameHeader(opcode, payload.length), Buffer.from(payload.buffer, payload.byteOffset, payload.length));
+    if (opcode !== Opcode.Text && opcode !== Opcode.Binary) {
+      throw new RangeError(`sendMessage: opcode ${opcode} is not Text (1) or Binary (2); use ping() for pings, close() to close`);
+    }
+    if (opcode === Opcode.Text && !isUtf8(payload)) throw new TypeError('sendMessage: a Text payload must be valid UTF-8');
+    return this.phase === OPEN && this.enqueueMessage(opcode, payload) === 'queued';
   }
 
   /** Sends an already-encoded frame: how a broadcast writes the same bytes to every recipient. */
   sendFrame(frame: Buffer): boolean {
-    return this.phase === OPEN && this.enqueue(frame);
+    return this.phase === OPEN && this.enqueue(frame) === 'queued';
+  }
+
+  /** Open, and the unsent bytes are at or below the low-water mark (half the budget): a paced writer may send. */
+  get writable(): boolean {
+    return this.phase === OPEN && this.outbound.belowLowWater;
+  }
+
+  /**
+   * Emits each time the unsent bytes fall back to the low-water mark (half
+   * the budget) after sends took them above it; completes when the
+   * connection closes. With `writable`, lets a writer send at full speed
+   * without polling and without tripping the budget (see `writeTo`).
+   */
+  get drain$(): Observable<void> {
+    return new GuardedObservable<void>((subscriber) => {
+      if (this.phase === CLOSED) return subscriber.complete();
+      const subject = (this.drainSubject ??= new Subject<void>());
+      const subscription = subject.subscribe(subscriber);
+      this.outbound.watchDrain(true);
+      return () => {
+        subscription.unsubscribe();
+        if (!subject.observed) this.outbound.watchDrain(false);
+      };
+    }, this);
+  }
+
+  /** @internal the outbound fell to its low-water mark. */
+  outputWritable(): void {
+    this.drainSubject?.next();
   }
 
   /** @internal queues bytes that are not a frame (the 101 response), ahead of everything else. */
   sendRaw(bytes: Buffer): void {
-    this.outbound.push(bytes);
+    this.outbound.pushUncounted(bytes);
   }
 
-  /** Starts the close handshake; messages already sent go out first. */
+  /**
+   * Starts the close handshake; messages already sent go out first. Throws a
+   * RangeError (and changes nothing) for a code that may not be sent
+   * (RFC 6455 §7.4: 1000–1003, 1007–1014, 3000–4999) or a reason longer than
+   * 123 UTF-8 bytes.
+   */
   close(code: number = CloseCode.Normal, reason = ''): void {
+    if (!isValidCloseCode(code)) throw new RangeError(`close: code ${code} may not be sent (1000-1003, 1007-1014, 3000-4999)`);
+    if (Buffer.byteLength(reason) > MAX_CLOSE_REASON) throw new RangeError(`close: the reason is longer than ${MAX_CLOSE_REASON} bytes`);
     if (this.beginClose(code, reason)) this.startCloseTimer();
   }
 
@@ -310,18 +372,36 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.socket.destroy();
   }
 
+  /** Sends a ping (payload at most 125 bytes: a RangeError otherwise, and nothing is sent). */
   ping(payload: Uint8Array = Buffer.alloc(0)): void {
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError(`ping: the payload is ${payload.length} bytes, at most ${MAX_CONTROL_PAYLOAD} allowed`);
     if (this.phase === OPEN) this.outbound.push(encodeFrame(Opcode.Ping, payload));
   }
 
-  /** @internal heartbeat: moves whenever the peer sends anything. */
-  activity(): number {
-    return this.socket.bytesRead;
+  /**
+   * @internal heartbeat: a counter that moves whenever the peer shows it is
+   * alive: bytes read, plus, while output is backed up in the socket (the
+   * kernel's buffer was full), bytes the kernel took since — only a peer that
+   * reads frees that room, even while our reading is paused because its
+   * output is blocked and its pong is unreadable. (With no backlog the kernel
+   * takes anything, a ping to a dead peer too, so it proves nothing.)
+   * null while the application has paused reading: the peer's frames are then
+   * unread by choice, so the heartbeat does not judge it.
+   */
+  activity(): number | null {
+    if (this.appPaused) return null;
+    const socket = this.socket;
+    const backlog = socket.writableLength;
+    return backlog > 0 ? socket.bytesRead + socket.bytesWritten - backlog : socket.bytesRead;
   }
 
-  /** @internal a ping: pong with the same payload (copied into the frame: it is a slice of the read buffer). */
+  /**
+   * @internal a ping: pong with the same payload (copied into the frame: it is
+   * a slice of the read buffer). Also after our close frame, until the peer's
+   * (RFC 6455 §5.5.2).
+   */
   answerPing(payload: Buffer): void {
-    if (this.phase === OPEN) this.outbound.push(encodeFrame(Opcode.Pong, payload));
+    if (this.phase !== CLOSED && this.received === null) this.outbound.push(encodeFrame(Opcode.Pong, payload));
   }
 
   /** @internal the peer's close frame: reply (echoing its code) unless we sent one, then end TCP. */
@@ -354,16 +434,18 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   fault(err: unknown): void {
     this.owner.connectionError(this as Connection<unknown>, err);
     // A rule the application applies (e.g. rateLimit's 'close' policy) carries its own close code.
-    if (err instanceof ProtocolError) this.close(err.closeCode, err.message);
-    else this.close(CloseCode.InternalError, 'internal error');
+    const code = err instanceof ProtocolError && isValidCloseCode(err.closeCode) ? err.closeCode : CloseCode.InternalError;
+    // beginClose, not close(): a long message is truncated rather than refused.
+    if (this.beginClose(code, err instanceof ProtocolError ? err.message : 'internal error')) this.startCloseTimer();
   }
 
   /** Queues our close frame (after everything already queued) unless one was sent; false if the connection was not open. */
   private beginClose(code: number | undefined, reason: string): boolean {
     if (this.phase !== OPEN) return false;
+    const frame = encodeFrame(Opcode.Close, encodeClosePayload(code, reason)); // may throw: before any state changes
     this.phase = CLOSING;
     this.sent = { code, reason };
-    this.outbound.push(encodeFrame(Opcode.Close, encodeClosePayload(code, reason)));
+    this.outbound.push(frame);
     return true;
   }
 
@@ -379,14 +461,21 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.startCloseTimer();
   }
 
-  /** Queues one message's bytes under the budget; past it, applies the slow-consumer policy. */
-  private enqueue(a: Buffer, b?: Buffer): boolean {
-    if (this.outbound.tryPush(a, b)) return true;
-    if (this.options.slowConsumer === 'close') {
-      this.outbound.clear();
-      this.close(CloseCode.PolicyViolation, 'slow consumer');
-    }
-    return false;
+  private enqueueMessage(opcode: number, payload: Uint8Array): SendResult {
+    if (payload.length <= SMALL_PAYLOAD) return this.enqueue(encodeFrame(opcode, payload));
+    return this.enqueue(encodeFrameHeader(opcode, payload.length), Buffer.from(payload.buffer, payload.byteOffset, payload.length));
+  }
+
+  /**
+   * Queues one message's bytes under the budget; past it, applies the
+   * slow-consumer policy. 'close' keeps what was accepted: the 101 and every
+   * message `send` returned true for go out before the close frame (the close
+   * timer bounds how long that may take).
+   */
+  private enqueue(a: Buffer, b?: Buffer): SendResult {
+    if (this.outbound.tryPush(a, b)) return 'queued';
+    if (this.options.slowConsumer === 'close') this.close(CloseCode.PolicyViolation, 'slow consumer');
+    return 'full';
   }
 
   /** @internal the socket closed: release everything and tell the owner. */
@@ -399,9 +488,10 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     const received = this.received;
     const sent = this.sent;
     const event: CloseEvent = {
-      code: received?.code ?? sent?.code ?? CloseCode.Abnormal,
-      reason: received?.reason ?? sent?.reason ?? '',
+      code: received?.code ?? CloseCode.Abnormal,
+      reason: received?.reason ?? '',
       wasClean: received !== null && sent !== null,
+      ...(sent !== null && { sent }),
     };
     this.closeEvent = event;
     this.owner.connectionClosed(this as Connection<unknown>, event);
@@ -410,5 +500,6 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     for (let i = 0; i < observers.length; i++) observers[i]!.complete();
     this.closedSubject?.next(event);
     this.closedSubject?.complete();
+    this.drainSubject?.complete();
   }
 }

@@ -15,6 +15,7 @@ import {
 import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
 import { GuardedObservable } from './guarded.js';
+import { destroySocket } from './destroy-socket.js';
 import { heartbeat } from '../streams/heartbeat.js';
 import { Rooms, sendToAll } from './rooms.js';
 
@@ -78,9 +79,6 @@ const MIB = 1024 * 1024;
 
 function onPendingError(this: Socket): void {
   // A socket that breaks during its handshake is simply dropped ('close' cleans up).
-}
-function destroySocket(socket: Socket): void {
-  socket.destroy();
 }
 
 /**

@@ -2,8 +2,13 @@ import { asyncScheduler, interval, mergeMap, type Observable, type SchedulerLike
 
 /** Anything the heartbeat can watch: a counter that moves when the peer sends anything. */
 export interface HeartbeatTarget {
-  /** E.g. the socket's bytesRead: any traffic, a pong included, proves the peer is alive. */
-  activity(): number;
+  /**
+   * E.g. the socket's bytesRead: any traffic, a pong included, proves the
+   * peer is alive. null: not to be judged now (e.g. the application paused
+   * reading, so a pong could not be seen); the target is then neither pinged
+   * nor timed out, and gets a whole period again once it returns a number.
+   */
+  activity(): number | null;
 }
 
 export interface HeartbeatAction<T> {
@@ -30,7 +35,9 @@ export function heartbeat<T extends HeartbeatTarget>(
       for (const target of targets()) {
         const activity = target.activity();
         const state = seen.get(target);
-        if (state === undefined) {
+        if (activity === null) {
+          if (state !== undefined) seen.delete(target);
+        } else if (state === undefined) {
           seen.set(target, { activity, pinged: false });
         } else if (state.activity !== activity) {
           state.activity = activity;

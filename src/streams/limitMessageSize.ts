@@ -16,6 +16,8 @@ export function limitMessageSize(maxBytes: number): OperatorFunction<FramePart, 
 
 class LimitMessageSizeSubscriber extends Subscriber<FramePart> {
   private total = 0;
+  /** A fragmented message is open: its total carries over to the next continuation. */
+  private open = false;
 
   constructor(
     destination: Subscriber<FramePart>,
@@ -26,7 +28,9 @@ class LimitMessageSizeSubscriber extends Subscriber<FramePart> {
 
   protected override _next(part: FramePart): void {
     if (part.first && !isControlOpcode(part.opcode)) {
-      this.total = part.opcode === Opcode.Continuation ? this.total + part.length : part.length;
+      // A continuation with no message open starts from 0 (the assembler then fails it with 1002).
+      this.total = part.opcode === Opcode.Continuation && this.open ? this.total + part.length : part.length;
+      this.open = !part.fin;
       if (this.total > this.maxBytes) {
         this.error(
           new ProtocolError('WS_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, `message larger than ${this.maxBytes} bytes`),

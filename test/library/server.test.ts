@@ -11,9 +11,9 @@ import {
   ProtocolError,
   rateLimit,
   relay,
-  type ServerOptions,
   WebSocketServer,
 } from '../../src/index.js';
+import { clients, connect, servers, start } from '../support/library-server.js';
 import { closePayload, type Frame, RawClient } from '../support/raw-client.js';
 
 const TEXT = 1;
@@ -22,8 +22,6 @@ const CLOSE = 8;
 const PING = 9;
 const PONG = 10;
 
-const servers: WebSocketServer<never>[] = [];
-const clients: RawClient[] = [];
 const httpServers: http.Server[] = [];
 
 afterEach(async () => {
@@ -34,30 +32,6 @@ afterEach(async () => {
     await new Promise((resolve) => h.close(resolve));
   }
 });
-
-/** A server on a free port of 127.0.0.1, heartbeat off unless asked for, short timeouts. */
-async function start<S = Record<string, unknown>>(options: ServerOptions<S> = {}): Promise<{ server: WebSocketServer<S>; port: number }> {
-  const server = new WebSocketServer<S>({
-    port: 0,
-    host: '127.0.0.1',
-    heartbeatInterval: 0,
-    closeTimeout: 1000,
-    shutdownGrace: 1000,
-    ...options,
-  });
-  servers.push(server as unknown as WebSocketServer<never>);
-  const { port } = await server.listen();
-  return { server, port };
-}
-
-/** Connects a RawClient and returns it with the server's Connection for it. */
-async function connect<S>(server: WebSocketServer<S>, port: number): Promise<{ client: RawClient; conn: Connection<S> }> {
-  const opened = firstValueFrom(server.connections$);
-  const client = await RawClient.connect(port);
-  clients.push(client);
-  expect(client.status).toBe(101);
-  return { client, conn: await opened };
-}
 
 const sendText = (client: RawClient, text: string) => client.send({ opcode: TEXT, payload: text });
 
@@ -201,7 +175,7 @@ describe('WebSocketServer: closing', () => {
     await client.send({ opcode: CLOSE, payload: closePayload(1000, 'bye') });
     const reply = await client.closeOutcome();
     expect(reply.code).toBe(1000);
-    const expected: CloseEvent = { code: 1000, reason: 'bye', wasClean: true };
+    const expected: CloseEvent = { code: 1000, reason: 'bye', wasClean: true, sent: { code: 1000, reason: '' } };
     expect(await events).toEqual([expected]);
     expect(conn.readyState).toBe('closed');
     expect(await firstValueFrom(conn.closed$.pipe(toArray()))).toEqual([expected]);
@@ -274,9 +248,9 @@ describe('WebSocketServer: closing', () => {
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect(elapsed).toBeLessThan(5000);
     const [politeEvent, silentEvent] = await events;
-    expect(politeEvent).toEqual({ code: 1001, reason: expect.any(String), wasClean: true });
-    expect(silentEvent.code).toBe(1001);
-    expect(silentEvent.wasClean).toBe(false);
+    expect(politeEvent).toEqual({ code: 1001, reason: expect.any(String), wasClean: true, sent: { code: 1001, reason: 'server shutting down' } });
+    // RFC 6455 §7.1.5: no close frame received → 1006; what we sent is kept apart.
+    expect(silentEvent).toEqual({ code: 1006, reason: '', wasClean: false, sent: { code: 1001, reason: 'server shutting down' } });
     expect((await silent.client.closeOutcome()).code).toBe(1001);
     await silent.client.waitEnded();
     // No longer listening.
@@ -333,7 +307,8 @@ describe('WebSocketServer: state and hooks', () => {
     expect(calls[1]![2]).toBe('hello');
     expect(calls[2]![2]).toBeInstanceOf(ProtocolError);
     expect((calls[2]![2] as ProtocolError).closeCode).toBe(1002);
-    expect(calls[3]![2]).toMatchObject({ code: 1002 });
+    // The raw client never answers our close: 1006 (RFC 6455 §7.1.5), our 1002 in `sent`.
+    expect(calls[3]![2]).toMatchObject({ code: 1006, wasClean: false, sent: { code: 1002 } });
   });
 
   it('an exception in onMessage closes that connection with 1011, reports it to onError, and others carry on', async () => {
@@ -630,7 +605,7 @@ describe('WebSocketServer: slow consumers', () => {
     expect(got.length).toBeLessThan(sent);
     await stalled.client.waitEnded(10_000);
     await firstValueFrom(stalled.conn.closed$);
-    expect(stalledClosed).toMatchObject({ code: 1008, reason: 'slow consumer' });
+    expect(stalledClosed).toMatchObject({ code: 1006, wasClean: false, sent: { code: 1008, reason: 'slow consumer' } });
     expect(server.rooms.count('feed')).toBe(1);
     expect(reader.conn.readyState).toBe('open');
   });

@@ -325,6 +325,47 @@ describe('MessageAssembler — memory', () => {
     expect(m!.payload.toString()).toBe(text);
   });
 
+  /** Bytes the assembler holds for the message it is assembling. */
+  const held = (assembler: MessageAssembler): number => (assembler as unknown as { buffer: Buffer | null }).buffer?.length ?? 0;
+
+  it('a header announcing 1,000,000 bytes followed by 1 byte allocates from the byte received, not from the announced length', () => {
+    for (const [opcode, fin] of [
+      [Opcode.Binary, true], // one frame, its payload split across chunks
+      [Opcode.Binary, false], // the first fragment of a message
+      [Opcode.Text, true],
+    ] as const) {
+      const assembler = new MessageAssembler();
+      const announced: FramePart = { fin, opcode, length: 1_000_000, offset: 0, payload: Buffer.from('a'), first: true, last: false };
+      expect(assembler.push(announced)).toBeUndefined();
+      expect(held(assembler)).toBeGreaterThanOrEqual(1);
+      expect(held(assembler)).toBeLessThanOrEqual(16 * 1024);
+    }
+  });
+
+  it('a continuation announcing 1,000,000 bytes after a small fragment does not grow the buffer to it', () => {
+    const assembler = new MessageAssembler();
+    assembler.push(frame(Opcode.Binary, false, 'abc'));
+    const announced: FramePart = { fin: true, opcode: Opcode.Continuation, length: 1_000_000, offset: 0, payload: Buffer.from('d'), first: true, last: false };
+    assembler.push(announced);
+    expect(held(assembler)).toBeLessThanOrEqual(16 * 1024);
+  });
+
+  it('a 1,000,000-byte frame arriving in 1,000-byte parts: memory stays within twice the bytes received (plus 16 KiB) and ends exact', () => {
+    const data = Buffer.alloc(1_000_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+    const parts = frameParts(Opcode.Binary, true, data, Array.from({ length: 999 }, (_, i) => (i + 1) * 1000));
+    const assembler = new MessageAssembler();
+    let received = 0;
+    let message: Message | undefined;
+    for (const part of parts) {
+      message = assembler.push(part);
+      received += part.payload.length;
+      if (message === undefined) expect(held(assembler)).toBeLessThanOrEqual(2 * received + 16 * 1024);
+    }
+    expect(message!.payload.equals(data)).toBe(true);
+    expect(message!.payload.buffer.byteLength).toBeLessThanOrEqual(1_000_000);
+  });
+
   it('the final fragment sizes the buffer exactly (no slack beyond the message)', () => {
     const assembler = new MessageAssembler();
     assembler.push(frame(Opcode.Binary, false, 'abc'));

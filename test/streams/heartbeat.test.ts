@@ -62,6 +62,19 @@ describe('heartbeat', () => {
     });
   });
 
+  it('neither pings nor times out a target while its activity is null (reading paused by the application), and gives it a full period after', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ expectObservable }) => {
+      // Paused from 15 to 55 with no readable traffic: without the null it would be pinged at 20 and timed out at 30.
+      const paused: FakeTarget = { name: 'P', from: 0, activity: () => (scheduler.now() >= 15 && scheduler.now() < 55 ? null : 0) };
+      // Resumed at 55: seen afresh at 60, idle → ping at 70, timeout at 80.
+      expectObservable(heartbeat(present(scheduler, [paused]), PERIOD, scheduler).pipe(labelled), '^ 85ms !').toBe('70ms p 9ms t', {
+        p: 'ping:P',
+        t: 'timeout:P',
+      });
+    });
+  });
+
   it('gives a target that appears later a full period before its ping', () => {
     const scheduler = newScheduler();
     scheduler.run(({ expectObservable }) => {

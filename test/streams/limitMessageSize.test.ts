@@ -1,3 +1,4 @@
+import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/errors.js';
@@ -5,6 +6,7 @@ import type { FramePart } from '../../src/protocol/frame-decoder.js';
 import { Opcode } from '../../src/protocol/opcode.js';
 import { decodeFrames } from '../../src/streams/decodeFrames.js';
 import { limitMessageSize } from '../../src/streams/limitMessageSize.js';
+import { reassembleMessages } from '../../src/streams/reassembleMessages.js';
 import { createTestScheduler, describeErrors } from '../support/marbles.js';
 
 /** A frame's header part: first, announcing `length`, carrying `payload` (default none yet). */
@@ -110,6 +112,42 @@ describe('limitMessageSize', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const source = cold('-a-b-c-d-e-|', values);
       expectObservable(source.pipe(limitMessageSize(10))).toBe('-a-b-c-d-e-|', values);
+    });
+  });
+
+  it('a stray continuation after a complete message starts from 0, not from the previous total (the assembler then fails it with 1002)', () => {
+    // limit 70,000: a whole 40,000-byte message, then a continuation of 40,000 with no message open
+    const values = {
+      a: whole(Opcode.Binary, 40_000),
+      c: head(Opcode.Continuation, 40_000, true),
+    };
+    testScheduler.run(({ cold, expectObservable }) => {
+      const source = cold('-a-c-|', values);
+      expectObservable(source.pipe(limitMessageSize(70_000))).toBe('-a-c-|', values);
+    });
+  });
+
+  it('a stray continuation after a fragmented message that ended is not added to its total', () => {
+    const values = {
+      a: whole(Opcode.Text, 6, false),
+      b: whole(Opcode.Continuation, 4, true), // message complete: 10
+      c: head(Opcode.Continuation, 8, true), // stray: 8, not 18
+    };
+    testScheduler.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-c-|', values);
+      expectObservable(source.pipe(limitMessageSize(10))).toBe('-a-b-c-|', values);
+    });
+  });
+
+  it('with reassembleMessages: limit 70,000, a 40,000-byte message then a stray 40,000-byte continuation fails with 1002, not 1009', () => {
+    const mask = [0, 0, 0, 0];
+    const frame = (firstByte: number, size: number) =>
+      Buffer.concat([Buffer.from([firstByte, 0x80 | 126, size >> 8, size & 0xff, ...mask]), Buffer.alloc(size, 0x61)]);
+    testScheduler.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-|', { a: frame(0x82, 40_000), b: frame(0x80, 40_000) });
+      expectObservable(
+        source.pipe(decodeFrames(), limitMessageSize(70_000), reassembleMessages(), map((m) => m.payload.length), describeErrors()),
+      ).toBe('-a-#', { a: 40_000 }, { class: 'ProtocolError', code: 'WS_ERR_UNEXPECTED_CONTINUATION', closeCode: 1002 });
     });
   });
 
