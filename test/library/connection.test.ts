@@ -1,8 +1,12 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CloseEvent, type Connection, Opcode } from '../../src/index.js';
+import { type CloseEvent, type Connection, Opcode, streamTo } from '../../src/index.js';
 import { clients, connect, servers, start } from '../support/library-server.js';
-import { closePayload, RawClient } from '../support/raw-client.js';
+import { closePayload, encodeClientFrame, RawClient } from '../support/raw-client.js';
 import { type RunningServer, startServer } from '../support/server.js';
 import { Waiter } from '../support/waiter.js';
 
@@ -70,9 +74,15 @@ describe('the close slow-consumer policy keeps the 101 and what send accepted', 
     clients.push(client);
     expect(client.status).toBe(101);
     // Join, then publish 200 bytes to the room: the echo to ourselves is past the 128-byte budget.
-    await client.send({ opcode: TEXT, payload: JSON.stringify({ type: 'join', room: 'r' }) });
-    await client.send({ opcode: TEXT, payload: JSON.stringify({ type: 'publish', room: 'r', data: 'x'.repeat(200) }) });
-    await client.send({ opcode: TEXT, payload: JSON.stringify({ type: 'publish', room: 'r', data: 'y'.repeat(200) }) });
+    // In one write, so the server handles them in one turn: the second publish finds the first still queued.
+    const command = (c: object) => encodeClientFrame({ opcode: TEXT, payload: JSON.stringify(c) });
+    await client.write(
+      Buffer.concat([
+        command({ type: 'join', room: 'r' }),
+        command({ type: 'publish', room: 'r', data: 'x'.repeat(200) }),
+        command({ type: 'publish', room: 'r', data: 'y'.repeat(200) }),
+      ]),
+    );
     const outcome = await client.closeOutcome();
     expect(JSON.parse(outcome.before[0]!.payload.toString())).toMatchObject({ type: 'welcome' });
     expect(outcome.code).toBe(1008);
@@ -225,5 +235,76 @@ describe('assembler memory under announced-but-unsent frames', () => {
     const after = process.memoryUsage().arrayBuffers;
     // 300 × 1,000,000 = 286 MiB if allocated from headers; from bytes received it is at most 300 × 16 KiB.
     expect(after - before).toBeLessThan(30 * 1024 * 1024);
+  });
+});
+
+describe('backpressure: trySend, writable, drain$', () => {
+  it("trySend says 'queued', 'full' (over the budget, with the drop policy) or 'closed'; send stays a boolean", async () => {
+    const { server, port } = await start({ maxBufferedBytes: 64 * KIB, slowConsumer: 'drop' });
+    const { client, conn } = await connect(server, port);
+    expect(conn.trySend(Buffer.alloc(100 * KIB))).toBe('queued'); // room before it: queued, now over
+    expect(conn.writable).toBe(false);
+    expect(conn.trySend('x')).toBe('full');
+    expect(conn.send('x')).toBe(false);
+    expect(conn.readyState).toBe('open');
+    conn.close();
+    expect(conn.trySend('x')).toBe('closed');
+    expect(conn.send('x')).toBe(false);
+    expect((await client.closeOutcome()).before.map((f) => f.payload.length)).toEqual([100 * KIB]);
+  });
+
+  it('drain$ emits when the unsent bytes fall back to half the budget, so a writer that waits for it never gets full; it completes on close', async () => {
+    const { server, port } = await start({ maxBufferedBytes: 256 * KIB });
+    const { client, conn } = await connect(server, port);
+    client.socket.pause(); // a reader that is not reading yet: the kernel buffers fill
+    const results: string[] = [];
+    let drains = 0;
+    let completed = false;
+    conn.drain$.subscribe({ next: () => drains++, complete: () => (completed = true) });
+    const chunk = Buffer.alloc(32 * KIB, 1);
+    let sent = 0;
+    const total = 1024; // 32 MiB: 128 × the budget
+    const pump = () => {
+      while (sent < total && conn.writable) {
+        results.push(conn.trySend(chunk));
+        sent++;
+      }
+    };
+    conn.drain$.subscribe(pump);
+    pump();
+    client.socket.resume();
+    let received = 0;
+    client.socket.on('data', () => (received += client.frames.splice(0).length));
+    await until(() => received === total, `${total} messages`, 20_000);
+    expect(results.every((r) => r === 'queued')).toBe(true);
+    expect(drains).toBeGreaterThan(0);
+    expect(conn.readyState).toBe('open');
+    expect(completed).toBe(false);
+    conn.close();
+    await client.closeOutcome();
+    await firstValueFrom(conn.closed$);
+    expect(completed).toBe(true);
+  });
+
+  it('streamTo sends a file through a Node Readable (the README example), pulled as fast as the client reads', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rxws-stream-'));
+    try {
+      const file = join(dir, 'big.bin');
+      const content = Buffer.alloc(5 * 1024 * KIB);
+      for (let i = 0; i < content.length; i += 4) content.writeUInt32BE(i, i);
+      await writeFile(file, content);
+      const { server, port } = await start({ maxBufferedBytes: 256 * KIB });
+      const { client, conn } = await connect(server, port);
+      const sent = firstValueFrom(streamTo(conn, createReadStream(file, { highWaterMark: 64 * KIB })));
+      const parts: Buffer[] = [];
+      await until(() => {
+        parts.push(...client.frames.splice(0).map((f) => f.payload));
+        return parts.reduce((n, p) => n + p.length, 0) >= content.length;
+      }, 'the whole file');
+      expect(await sent).toBe(80);
+      expect(Buffer.concat(parts).equals(content)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
