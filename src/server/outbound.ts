@@ -26,10 +26,12 @@ const flushDirty = () => {
   for (let i = 0; i < batch.length; i++) batch[i]!.flush();
 };
 
-function onDrain(this: Socket & { [kOutbound]?: Outbound }): void {
+const kOutbound = Symbol('rxws.outbound');
+type OutboundSocket = Socket & { [kOutbound]?: Outbound };
+// One 'drain' listener for every socket (no closure per connection).
+function onDrain(this: OutboundSocket): void {
   this[kOutbound]?.drained();
 }
-const kOutbound = Symbol('rxws.outbound');
 
 /**
  * A connection's outbound path: already-encoded frames are queued (encoding,
@@ -124,7 +126,7 @@ export class Outbound {
         // The peer is not reading what we send: stop reading what it sends until it does.
         this.outputBlocked = true;
         socket.pause();
-        (socket as Socket & { [kOutbound]?: Outbound })[kOutbound] = this;
+        (socket as OutboundSocket)[kOutbound] = this;
         socket.once('drain', onDrain);
       }
       this.queue = null; // an idle connection keeps no array
