@@ -13,6 +13,7 @@ import { handleControlFrames, type ControlFrameHandler } from '../streams/handle
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
 import { reassembleMessages } from '../streams/reassembleMessages.js';
+import type { ConnectionRequest } from './upgrade.js';
 
 export interface ConnectionOptions {
   /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */
@@ -111,6 +112,19 @@ class InboundSubscriber extends Subscriber<Message> {
   }
 }
 
+const NO_REQUEST: ConnectionRequest = {
+  method: 'GET',
+  target: '/',
+  path: '/',
+  query: new URLSearchParams(),
+  headers: new Map(),
+  remoteAddress: undefined,
+  remotePort: undefined,
+  protocols: [],
+  extensions: '',
+  origin: undefined,
+};
+
 let nextId = 1;
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
 const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
@@ -175,8 +189,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     initialState: S,
     /** The subprotocol agreed in the handshake, if any. */
     readonly protocol?: string,
-    /** The upgrade request's target, e.g. `/chat?room=a`. */
-    readonly path = '/',
+    /** The upgrade request: method, target, path, query, headers, remote address and port. */
+    readonly request: ConnectionRequest = NO_REQUEST,
   ) {
     this.appState = initialState;
     (socket as ConnectionSocket)[kConnection] = this as Connection<unknown>;
@@ -208,6 +222,11 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
         handleControlFrames(new ConnectionControl(this as Connection<unknown>)),
       )
       .subscribe(new InboundSubscriber(this as Connection<unknown>));
+  }
+
+  /** The upgrade request's path, without the query (`/chat` for `/chat?room=a`; the query is `request.query`). */
+  get path(): string {
+    return this.request.path;
   }
 
   /** Application data for this connection (an empty object unless the server's initialState says otherwise). */
