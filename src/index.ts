@@ -19,5 +19,5 @@ export { Opcode } from './protocol/opcode.js';
 export type { Message } from './protocol/message-assembler.js';
 export type { FramePart } from './protocol/frame-decoder.js';
 export type { RequestHead } from './protocol/handshake.js';
-export { requestHeadOf, type ConnectionRequest, type PathMatcher } from './server/upgrade.js';
+export { requestHeadOf, ConnectionRequest, type PathMatcher } from './server/upgrade.js';
 export { parseSize } from './size.js';

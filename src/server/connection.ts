@@ -13,7 +13,7 @@ import { handleControlFrames, type ControlFrameHandler } from '../streams/handle
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
 import { reassembleMessages } from '../streams/reassembleMessages.js';
-import type { ConnectionRequest } from './upgrade.js';
+import { ConnectionRequest } from './upgrade.js';
 
 export interface ConnectionOptions {
   /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */
@@ -112,18 +112,11 @@ class InboundSubscriber extends Subscriber<Message> {
   }
 }
 
-const NO_REQUEST: ConnectionRequest = {
-  method: 'GET',
-  target: '/',
-  path: '/',
-  query: new URLSearchParams(),
-  headers: new Map(),
-  remoteAddress: undefined,
-  remotePort: undefined,
-  protocols: [],
-  extensions: '',
-  origin: undefined,
-};
+const NO_REQUEST = new ConnectionRequest(
+  { method: 'GET', target: '/', path: '/', query: '', version: 'HTTP/1.1', headers: new Map() },
+  undefined,
+  { protocols: [], extensions: '', origin: undefined },
+);
 
 let nextId = 1;
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];

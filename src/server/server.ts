@@ -23,8 +23,7 @@ import { heartbeat } from '../streams/heartbeat.js';
 import { Rooms, sendToAll } from './rooms.js';
 import {
   attachToHttpServer,
-  type ConnectionRequest,
-  connectionRequestOf,
+  ConnectionRequest,
   isIncomingMessage,
   matchesPath,
   type PathMatcher,
@@ -69,7 +68,7 @@ export interface ServerOptions<S> {
   readonly allowOrigins?: readonly string[];
   /** Subprotocols the server speaks, in no particular order; the client's first supported one is chosen. */
   readonly protocols?: readonly string[];
-  /** A socket that has not completed its upgrade request by then is ended (ms, 0: no limit). Default 10 000. */
+  /** A socket that has not completed its upgrade request (and onUpgrade) by then is ended (ms, 0: no limit). Default 10 000. */
   readonly handshakeTimeout?: number;
   /** Request head size limit (bytes, 431 beyond). Default 16 KiB. */
   readonly maxHeadSize?: number;
@@ -295,7 +294,11 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
    */
   handleUpgrade(req: IncomingMessage | RequestHead, socket: Duplex, head: Buffer): void {
     const tcp = socket as Socket;
-    if (tcp.destroyed) return;
+    // Gone while the application did its own asynchronous work: no connection for it.
+    if (tcp.destroyed || tcp.readableEnded) {
+      tcp.destroy();
+      return;
+    }
     this.trackPending(tcp);
     let request: RequestHead;
     try {
@@ -333,7 +336,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       this.reject(socket, err instanceof HttpError ? err : new HttpError(400, 'bad request'));
       return;
     }
-    const request = connectionRequestOf(head, socket, upgrade);
+    const request = new ConnectionRequest(head, socket, upgrade);
     const hook = this.options.onUpgrade;
     if (hook === undefined) return this.open(socket, rest, upgrade, request, undefined);
     let result;

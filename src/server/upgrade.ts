@@ -8,13 +8,12 @@ import { errorResponse, splitTarget, type RequestHead, type UpgradeRequest } fro
  * The HTTP request that opened a connection, as the `onUpgrade` hook sees it
  * and as `conn.request` keeps it for the connection's life.
  */
-export interface ConnectionRequest {
+export class ConnectionRequest {
   readonly method: string;
   /** The request target as sent, query included: `/chat?room=a` (or `ws://host/chat?room=a`). */
   readonly target: string;
   /** The path without the query: `/chat`. */
   readonly path: string;
-  readonly query: URLSearchParams;
   /** Lower-case names; repeated headers joined with ', '. */
   readonly headers: ReadonlyMap<string, string>;
   readonly remoteAddress: string | undefined;
@@ -24,6 +23,27 @@ export interface ConnectionRequest {
   /** The Sec-WebSocket-Extensions offers, as sent ('' if none). */
   readonly extensions: string;
   readonly origin: string | undefined;
+  private readonly rawQuery: string;
+  private parsedQuery: URLSearchParams | undefined;
+
+  /** @internal */
+  constructor(head: RequestHead, socket: Socket | undefined, upgrade: Pick<UpgradeRequest, 'protocols' | 'extensions' | 'origin'>) {
+    this.method = head.method;
+    this.target = head.target;
+    this.path = head.path;
+    this.rawQuery = head.query ?? '';
+    this.headers = head.headers;
+    this.remoteAddress = socket?.remoteAddress;
+    this.remotePort = socket?.remotePort;
+    this.protocols = upgrade.protocols;
+    this.extensions = upgrade.extensions;
+    this.origin = upgrade.origin;
+  }
+
+  /** The query, parsed on first use. */
+  get query(): URLSearchParams {
+    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery));
+  }
 }
 
 /** Which upgrade paths a server takes: one exact path, or a predicate over the path (without the query). */
@@ -32,25 +52,6 @@ export type PathMatcher = string | ((path: string) => boolean);
 export function matchesPath(matcher: PathMatcher | undefined, path: string): boolean {
   if (matcher === undefined) return true;
   return typeof matcher === 'string' ? matcher === path : matcher(path);
-}
-
-/** The ConnectionRequest of a validated upgrade; the query is parsed on first use. */
-export function connectionRequestOf(head: RequestHead, socket: Socket, upgrade: UpgradeRequest): ConnectionRequest {
-  let query: URLSearchParams | undefined;
-  return {
-    method: head.method,
-    target: head.target,
-    path: head.path,
-    get query() {
-      return (query ??= new URLSearchParams(head.query));
-    },
-    headers: head.headers,
-    remoteAddress: socket.remoteAddress,
-    remotePort: socket.remotePort,
-    protocols: upgrade.protocols,
-    extensions: upgrade.extensions,
-    origin: upgrade.origin,
-  };
 }
 
 /**
