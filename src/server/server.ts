@@ -189,7 +189,11 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     if (onClose !== undefined) this.connections$.subscribe((conn) => conn.closed$.subscribe((event) => onClose(conn, event)));
 
     this.ownsServer = options.server === undefined;
-    this.netServer = options.server ?? (options.tls !== undefined ? tls.createServer(options.tls) : net.createServer());
+    // The TLS handshake gets the same time limit as the HTTP one (Node's default is 120 s: a slowloris window).
+    const tlsOptions = options.tls && { handshakeTimeout: options.handshakeTimeout ?? 10_000, ...options.tls };
+    this.netServer = options.server ?? (tlsOptions !== undefined ? tls.createServer(tlsOptions) : net.createServer());
+    // Node reports a failed or timed-out TLS handshake here and leaves the socket open unless someone ends it.
+    if (tlsOptions !== undefined && this.ownsServer) this.netServer.on('tlsClientError', destroyTlsSocket);
     if (isHttpServer(this.netServer)) {
       this.detach = attachToHttpServer(this.netServer, {
         takes: (path) => matchesPath(options.path, path),
@@ -522,6 +526,10 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     socket.end(response);
     setTimeout(destroySocket, 2000, socket).unref();
   }
+}
+
+function destroyTlsSocket(_err: Error, socket: Socket): void {
+  socket.destroy();
 }
 
 function isHttpServer(server: net.Server | HttpServer): server is HttpServer {

@@ -7,7 +7,7 @@ import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { firstValueFrom } from 'rxjs';
 import { WebSocket } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { type Connection, type ConnectionError, HttpError, type ServerOptions, WebSocketServer } from '../../src/index.js';
 import { RawClient, upgradeRequest } from '../support/raw-client.js';
 import { type SelfSigned, selfSigned, trusting } from '../support/tls.js';
@@ -190,6 +190,17 @@ describe('onUpgrade', () => {
     const accepted = await exchange(port, upgradeRequest(port, {}, '/?token=secret'));
     expect(accepted.status).toBe(101);
     expect((await opened).state).toEqual({ user: 'ann' });
+  });
+
+  it("types the connection's state from what the hook returns", () => {
+    const server = track(
+      new WebSocketServer({
+        heartbeatInterval: 0,
+        onUpgrade: async (req) => (req.path === '/' ? { user: 'ann' } : new HttpError(404, 'no')),
+      }),
+    );
+    server.connections$.subscribe((conn) => expectTypeOf(conn.state).toEqualTypeOf<{ user: string }>());
+    expectTypeOf(server).toEqualTypeOf<WebSocketServer<{ user: string }>>();
   });
 
   it('a client that resets while the hook awaits is dropped: connectionCount stays 0, close() resolves', async () => {
@@ -418,6 +429,13 @@ describe('TLS', () => {
     expect(await firstMessage(`wss://localhost:${port}/`)).toBe('over tls');
     const res = await fetch(`https://localhost:${port}/healthz`, { dispatcher: trusting(cert.cert) } as RequestInit);
     expect(res.status).toBe(200);
+  });
+
+  it('standalone with TLS, a client that never finishes the TLS handshake is ended within the handshake timeout', async () => {
+    const { port } = await start({ tls: { cert: cert.cert, key: cert.key }, handshakeTimeout: 300 });
+    const c = await RawClient.connect(port, { request: false }); // TCP only, no ClientHello
+    clients.push(c);
+    await c.waitEnded(3000);
   });
 
   it('attached to an https.Server, beside its own routes', async () => {
