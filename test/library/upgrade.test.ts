@@ -349,6 +349,27 @@ describe('paths and attachment', () => {
     await until(() => server.connectionCount === 0, 'the connection to close');
   });
 
+  it('attached to an http.Server, onUpgrade refuses with its own status and headers before any 101', async () => {
+    const { server: httpServer, port } = await listening(http.createServer());
+    const server = track(
+      new WebSocketServer({
+        server: httpServer,
+        heartbeatInterval: 0,
+        onUpgrade: async (req) => {
+          await new Promise((r) => setTimeout(r, 50));
+          if (req.headers.get('authorization') !== 'Bearer ok') throw new HttpError(401, 'who are you', { 'WWW-Authenticate': 'Bearer' });
+          return { user: 'ok' };
+        },
+      }),
+    );
+    const refused = await exchange(port, upgradeRequest(port));
+    expect(refused.status).toBe(401);
+    expect(refused.response).toContain('WWW-Authenticate: Bearer');
+    const opened = firstValueFrom(server.connections$);
+    expect((await exchange(port, upgradeRequest(port, { Authorization: 'Bearer ok' }))).status).toBe(101);
+    expect((await opened).state).toEqual({ user: 'ok' });
+  });
+
   it('attached to an http.Server, a repeated Host gets 400 (Node keeps only the first)', async () => {
     const { server: httpServer, port } = await listening(http.createServer());
     track(new WebSocketServer({ server: httpServer, heartbeatInterval: 0 }));
