@@ -17,7 +17,7 @@ const server = new WebSocketServer({
 });
 
 server.connections$.subscribe((conn) => {
-  const room = new URL(conn.path, 'http://x').searchParams.get('room') ?? 'lobby';
+  const room = conn.request.query.get('room') ?? 'lobby';
   server.rooms.join(conn, room);
   conn.messages$
     .pipe(

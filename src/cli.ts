@@ -9,6 +9,7 @@ import { echo } from './echo.js';
 import { relay } from './relay.js';
 import { WebSocketServer } from './server/server.js';
 import { parseSize } from './size.js';
+import { loadTlsFiles } from './tls.js';
 
 const fail = (message: string): never => {
   process.stderr.write(`rxws: ${message}\n`);
@@ -48,6 +49,8 @@ const argv = yargs(hideBin(process.argv))
   .option('close-timeout', { type: 'string', default: '5000', describe: 'ms to wait for a close reply before ending the socket', coerce: nonNegativeInt('close-timeout') })
   .option('shutdown-grace', { type: 'string', default: '5000', describe: 'ms that SIGINT/SIGTERM waits for close replies', coerce: nonNegativeInt('shutdown-grace') })
   .option('max-head-size', { type: 'string', default: '16kb', describe: 'largest upgrade request head; larger gets 431', coerce: size('max-head-size') })
+  .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) file: serve wss:// and https:// (with --tls-key)' })
+  .option('tls-key', { type: 'string', describe: 'PEM private key file of --tls-cert' })
   .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
   .check((args) => {
     if (args.port > 65535) throw new Error(`--port must be at most 65535, got ${args.port}`);
@@ -60,6 +63,13 @@ const argv = yargs(hideBin(process.argv))
   .fail((message, err) => fail(message ?? err?.message ?? 'invalid arguments'))
   .parseSync();
 
+let tlsFiles: ReturnType<typeof loadTlsFiles>;
+try {
+  tlsFiles = loadTlsFiles(argv['tls-cert'], argv['tls-key']);
+} catch (err) {
+  fail((err as Error).message);
+}
+
 // Top-level guard: a bug must be loud, but one connection's fault must not take the others down.
 rxjsConfig.onUnhandledError = (err) => console.error('rxws: unhandled error in a stream:', err);
 process.on('uncaughtException', (err) => console.error('rxws: uncaught exception:', err));
@@ -68,6 +78,7 @@ process.on('unhandledRejection', (err) => console.error('rxws: unhandled rejecti
 const server = new WebSocketServer({
   port: argv.port,
   host: argv.host,
+  tls: tlsFiles,
   maxMessageSize: argv['max-message-size'],
   maxConnections: argv['max-connections'],
   allowOrigins: argv['allow-origin'],
@@ -94,7 +105,7 @@ else relay(server, { rateLimit: argv['rate-limit'] ?? 1000 });
 server.listen().then(
   (address) => {
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    process.stdout.write(`listening on ws://${host}:${address.port}\n`);
+    process.stdout.write(`listening on ${tlsFiles ? 'wss' : 'ws'}://${host}:${address.port}\n`);
   },
   (err: Error) => fail(`cannot listen on ${argv.host}:${argv.port}: ${err.message}`),
 );

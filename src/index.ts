@@ -20,4 +20,5 @@ export { Opcode } from './protocol/opcode.js';
 export type { Message } from './protocol/message-assembler.js';
 export type { FramePart } from './protocol/frame-decoder.js';
 export type { RequestHead } from './protocol/handshake.js';
+export { requestHeadOf, ConnectionRequest, type PathMatcher } from './server/upgrade.js';
 export { parseSize } from './size.js';

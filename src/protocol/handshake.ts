@@ -9,10 +9,17 @@ import { HttpError } from './errors.js';
 
 export interface RequestHead {
   method: string;
+  /** The request target as sent: `/chat?room=a`, or in absolute form `ws://example.com/chat?room=a`. */
   target: string;
+  /** The target's path, without the query: `/chat`. */
   path: string;
+  /** The target's query, without the `?` (empty if none): `room=a`. */
+  query: string;
   version: string;
-  /** Lower-case names; a repeated header's values joined with ', '. */
+  /**
+   * Lower-case names; a repeated header's values joined with ', ' (so a
+   * repeated Host shows as a list, which validateHost refuses).
+   */
   headers: Map<string, string>;
 }
 
@@ -39,6 +46,9 @@ export class RequestHeadParser {
   /** Previous byte, so CR/LF pairing is checked across chunk borders. */
   private prev = -1;
   private done = false;
+  /** Still before the request line, where empty lines are skipped (RFC 9112 §2.2). */
+  private leading = true;
+  private skipped = 0;
 
   constructor(limits: RequestHeadLimits = {}) {
     this.maxHeadSize = limits.maxHeadSize ?? 16384;
@@ -56,6 +66,7 @@ export class RequestHeadParser {
   }
 
   private feed(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+    if (this.leading) chunk = this.skipEmptyLines(chunk);
     if (chunk.length === 0) return null;
     const before = this.total;
     // End (exclusive, in chunk coordinates) of the terminator, or -1. Only the
@@ -83,6 +94,26 @@ export class RequestHeadParser {
     const buf = this.chunks.length === 0 ? chunk.subarray(0, end) : Buffer.concat([...this.chunks, chunk], headLen);
     this.chunks.length = 0;
     return { head: this.parse(buf), rest: chunk.subarray(end) };
+  }
+
+  /** Drops CRLFs before the request line; they count against the head size limit. */
+  private skipEmptyLines(chunk: Buffer): Buffer {
+    let i = 0;
+    for (; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (this.prev === CR) {
+        if (b !== LF) throw new HttpError(400, 'Bad Request: bare CR in request head');
+        this.prev = LF;
+      } else if (b === CR) this.prev = CR;
+      else break;
+    }
+    this.skipped += i;
+    if (this.skipped >= this.maxHeadSize) throw new HttpError(431, 'Request Header Fields Too Large');
+    if (i < chunk.length) {
+      this.leading = false;
+      this.prev = -1;
+    }
+    return i === 0 ? chunk : chunk.subarray(i);
   }
 
   /** A CRLFCRLF that starts in earlier bytes and ends in `chunk`: its end in chunk, else -1. */
@@ -150,9 +181,68 @@ export class RequestHeadParser {
       const had = headers.get(key);
       headers.set(key, had === undefined ? value : `${had}, ${value}`);
     }
-    const q = target.indexOf('?');
-    return { method, target, path: q < 0 ? target : target.slice(0, q), version, headers };
+    const { path, query } = splitTarget(target);
+    return { method, target, path, query, version, headers };
   }
+}
+
+/**
+ * A request target's path and query (RFC 9112 §3.2): origin form `/a?b`,
+ * absolute form `http://host/a?b` (any scheme; the authority is dropped, as
+ * RFC 9112 §3.2.2 has servers accept it), or `*`. Anything else is a 400.
+ */
+export function splitTarget(target: string): { path: string; query: string } {
+  let start = 0;
+  if (target.charCodeAt(0) !== 0x2f /* / */ && target !== '*') {
+    const scheme = target.indexOf('://');
+    if (scheme <= 0 || !isScheme(target.slice(0, scheme))) throw new HttpError(400, 'Bad Request: malformed request target');
+    const slash = target.indexOf('/', scheme + 3);
+    const question = target.indexOf('?', scheme + 3);
+    if (slash < 0 || (question >= 0 && question < slash)) {
+      // `http://host` or `http://host?q`: the path is `/`.
+      return { path: '/', query: question < 0 ? '' : target.slice(question + 1) };
+    }
+    start = slash;
+  }
+  const q = target.indexOf('?', start);
+  return q < 0 ? { path: target.slice(start), query: '' } : { path: target.slice(start, q), query: target.slice(q + 1) };
+}
+
+/** RFC 3986 scheme: a letter, then letters, digits, '+', '-', '.'. */
+function isScheme(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) | 0x20;
+    const letter = c >= 0x61 && c <= 0x7a;
+    if (!letter && (i === 0 || !((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e))) return false;
+  }
+  return s.length > 0;
+}
+
+/**
+ * RFC 9112 §3.2: a 400 for an HTTP/1.1 request without Host, and for any
+ * request with more than one Host line or an invalid one. Repeated lines
+ * arrive joined with ', ', and a comma is never valid in a host, so `Host:
+ * a, b` and two Host lines are refused alike.
+ */
+export function validateHost(head: RequestHead): void {
+  const host = head.headers.get('host');
+  if (host === undefined) {
+    if (head.version === 'HTTP/1.1') throw new HttpError(400, 'Bad Request: missing Host');
+    return;
+  }
+  if (!isHostValue(host)) throw new HttpError(400, 'Bad Request: invalid or repeated Host');
+}
+
+/** uri-host [":" port]: unreserved, pct-encoded, sub-delims except ',', ':' and IP-literal brackets. */
+function isHostValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok =
+      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+      "-._~%!$&'()*+;=:[]".includes(s[i]!);
+    if (!ok) return false;
+  }
+  return true;
 }
 
 /** RFC 9110 tchar: "!#$%&'*+-.^_`|~", digits, letters. */
@@ -211,9 +301,9 @@ export interface UpgradeRequest {
   key: string;
   version: string;
   protocols: string[];
+  /** The Sec-WebSocket-Extensions offers, as sent (joined with ', ' if repeated). */
   extensions: string;
   origin: string | undefined;
-  host: string;
 }
 
 const BASE64_KEY_LEN = 24;
@@ -251,7 +341,6 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest {
     protocols: splitList(h.get('sec-websocket-protocol')),
     extensions: h.get('sec-websocket-extensions') ?? '',
     origin: h.get('origin'),
-    host,
   };
 }
 

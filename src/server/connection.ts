@@ -16,6 +16,7 @@ import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
 import { reassembleMessages } from '../streams/reassembleMessages.js';
 import { Outbound, type OutboundOwner } from './outbound.js';
+import { ConnectionRequest } from './upgrade.js';
 
 export interface ConnectionOptions {
   /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */
@@ -112,6 +113,12 @@ class InboundSubscriber extends Subscriber<Message> {
   }
 }
 
+const NO_REQUEST = new ConnectionRequest(
+  { method: 'GET', target: '/', path: '/', query: '', version: 'HTTP/1.1', headers: new Map() },
+  undefined,
+  { protocols: [], extensions: '', origin: undefined },
+);
+
 let nextId = 1;
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
 const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
@@ -174,8 +181,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     initialState: S,
     /** The subprotocol agreed in the handshake, if any. */
     readonly protocol?: string,
-    /** The upgrade request's target, e.g. `/chat?room=a`. */
-    readonly path = '/',
+    /** The upgrade request: method, target, path, query, headers, remote address and port. */
+    readonly request: ConnectionRequest = NO_REQUEST,
   ) {
     this.appState = initialState;
     this.outbound = new Outbound(socket, options, this);
@@ -208,6 +215,11 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
         handleControlFrames(new ConnectionControl(this as Connection<unknown>)),
       )
       .subscribe(new InboundSubscriber(this as Connection<unknown>));
+  }
+
+  /** The upgrade request's path, without the query (`/chat` for `/chat?room=a`; the query is `request.query`). */
+  get path(): string {
+    return this.request.path;
   }
 
   /** Application data for this connection (an empty object unless the server's initialState says otherwise). */

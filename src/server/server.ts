@@ -1,5 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { asyncScheduler, lastValueFrom, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import { HttpError, ProtocolError } from '../protocol/errors.js';
 import {
@@ -9,8 +11,10 @@ import {
   RequestHeadParser,
   selectProtocol,
   upgradeResponse,
+  validateHost,
   validateUpgrade,
   type RequestHead,
+  type UpgradeRequest,
 } from '../protocol/handshake.js';
 import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
@@ -18,6 +22,14 @@ import { GuardedObservable } from './guarded.js';
 import { destroySocket } from './destroy-socket.js';
 import { heartbeat } from '../streams/heartbeat.js';
 import { Rooms, sendToAll } from './rooms.js';
+import {
+  attachToHttpServer,
+  ConnectionRequest,
+  isIncomingMessage,
+  matchesPath,
+  type PathMatcher,
+  requestHeadOf,
+} from './upgrade.js';
 
 /** A plain HTTP response for a non-upgrade request. */
 export interface HttpResponse {
@@ -31,8 +43,20 @@ export interface ServerOptions<S> {
   readonly port?: number;
   /** Default '0.0.0.0'. */
   readonly host?: string;
-  /** Attach to an existing server instead of listening: a net.Server's connections, or an http.Server's upgrades. */
-  readonly server?: net.Server | HttpServer;
+  /**
+   * Attach to an existing server instead of listening: a net.Server's or
+   * tls.Server's connections, or an http.Server's or https.Server's upgrades
+   * (plain requests stay the application's).
+   */
+  readonly server?: net.Server | HttpServer | tls.Server;
+  /** Listen with TLS (wss://): `{ cert, key }` and any other `tls.createServer` option. Ignored with `server`. */
+  readonly tls?: tls.TlsOptions;
+  /**
+   * Upgrades taken: one exact path, or a predicate over the path (without the
+   * query). Others get 404, or, attached to an http.Server, are left to the
+   * application's own `upgrade` listeners (404 if it has none). Default: every path.
+   */
+  readonly path?: PathMatcher;
   /** Largest message accepted, in bytes (1009 from the frame header beyond it). Default 1 MiB. */
   readonly maxMessageSize?: number;
   /** Outbound budget per connection, in unsent bytes. Default 1 MiB. */
@@ -45,7 +69,7 @@ export interface ServerOptions<S> {
   readonly allowOrigins?: readonly string[];
   /** Subprotocols the server speaks, in no particular order; the client's first supported one is chosen. */
   readonly protocols?: readonly string[];
-  /** A socket that has not completed its upgrade request by then is ended (ms, 0: no limit). Default 10 000. */
+  /** A socket that has not completed its upgrade request (and onUpgrade) by then is ended (ms, 0: no limit). Default 10 000. */
   readonly handshakeTimeout?: number;
   /** Request head size limit (bytes, 431 beyond). Default 16 KiB. */
   readonly maxHeadSize?: number;
@@ -57,15 +81,23 @@ export interface ServerOptions<S> {
   readonly closeTimeout?: number;
   /** Graceful shutdown waits this long for close replies before ending sockets (ms). Default 5 000. */
   readonly shutdownGrace?: number;
-  /** Initial application state of each connection. */
+  /**
+   * Runs before any WebSocket exists (no 101 yet). Return (or resolve) the
+   * connection's state; throw or return an HttpError to refuse with its status,
+   * headers and message as the body. Any other exception gets 500 and is
+   * reported on errors$. Its time counts against `handshakeTimeout`; a socket
+   * that closes meanwhile is dropped. Upgrades awaiting it count against `maxConnections`.
+   */
+  readonly onUpgrade?: (request: ConnectionRequest) => S | HttpError | undefined | PromiseLike<S | HttpError | undefined>;
+  /** Initial application state of each connection (when `onUpgrade` gives none). */
   readonly initialState?: (conn: Connection<S>) => S;
   readonly onConnect?: (conn: Connection<S>) => void;
   readonly onMessage?: (conn: Connection<S>, data: MessageData) => void;
   readonly onClose?: (conn: Connection<S>, event: CloseEvent) => void;
   /** Protocol errors of peers, and exceptions in application code (the connection is then closed with 1011). */
   readonly onError?: (err: unknown, conn: Connection<S> | undefined) => void;
-  /** Answers plain HTTP requests (GET /healthz is built in); undefined → 404. */
-  readonly onRequest?: (request: RequestHead) => HttpResponse | undefined;
+  /** Answers plain HTTP requests (GET /healthz is built in), maybe asynchronously; undefined → 404, an exception → 500. */
+  readonly onRequest?: (request: RequestHead) => HttpResponse | undefined | PromiseLike<HttpResponse | undefined>;
   /** Scheduler for the heartbeat and shutdown timers (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
 }
@@ -76,6 +108,8 @@ export interface ConnectionError<S> {
 }
 
 const MIB = 1024 * 1024;
+const NOT_FOUND: HttpResponse = { status: 404, body: 'not found\n' };
+const INTERNAL_ERROR: HttpResponse = { status: 500, body: 'internal error\n' };
 
 function onPendingError(this: Socket): void {
   // A socket that breaks during its handshake is simply dropped ('close' cleans up).
@@ -96,6 +130,8 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
 
   private readonly connections = new Map<string, Connection<S>>();
   private readonly pending = new Set<Socket>();
+  /** Upgrades awaiting onUpgrade: they hold a place under maxConnections. */
+  private upgrading = 0;
   private readonly connectionSubject = new Subject<Connection<S>>();
   private readonly errorSubject = new Subject<ConnectionError<S>>();
   private readonly connectionOptions: ConnectionOptions;
@@ -151,15 +187,22 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     if (onClose !== undefined) this.connections$.subscribe((conn) => conn.closed$.subscribe((event) => onClose(conn, event)));
 
     this.ownsServer = options.server === undefined;
-    this.netServer = options.server ?? net.createServer();
+    // The TLS handshake gets the same time limit as the HTTP one (Node's default is 120 s: a slowloris window).
+    const tlsOptions = options.tls && { handshakeTimeout: options.handshakeTimeout ?? 10_000, ...options.tls };
+    this.netServer = options.server ?? (tlsOptions !== undefined ? tls.createServer(tlsOptions) : net.createServer());
+    // Node reports a failed or timed-out TLS handshake here and leaves the socket open unless someone ends it.
+    if (tlsOptions !== undefined && this.ownsServer) this.netServer.on('tlsClientError', destroyTlsSocket);
     if (isHttpServer(this.netServer)) {
-      const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => this.handleUpgrade(requestHeadOf(req), socket, head);
-      this.netServer.on('upgrade', onUpgrade);
-      this.detach = () => this.netServer.off('upgrade', onUpgrade);
+      this.detach = attachToHttpServer(this.netServer, {
+        takes: (path) => matchesPath(options.path, path),
+        handleUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head),
+      });
     } else {
+      // A tls.Server's 'connection' is the encrypted TCP socket; the decrypted one comes with 'secureConnection'.
+      const event = this.netServer instanceof tls.Server ? 'secureConnection' : 'connection';
       const onConnection = (socket: Socket) => this.handleSocket(socket);
-      this.netServer.on('connection', onConnection);
-      this.detach = () => this.netServer.off('connection', onConnection);
+      this.netServer.on(event, onConnection);
+      this.detach = () => this.netServer.off(event, onConnection);
     }
 
     const interval = options.heartbeatInterval ?? 30_000;
@@ -170,8 +213,18 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     }
   }
 
-  /** Starts listening (unless attached to a server of yours); resolves with the bound address. */
+  /**
+   * Starts listening; resolves with the bound address. Attached to a server of
+   * yours, it never binds a port: it resolves with that server's address if it
+   * listens already, and rejects otherwise (call your server's own `listen()`).
+   */
   listen(): Promise<AddressInfo> {
+    if (!this.ownsServer) {
+      const address = this.netServer.address();
+      return address !== null && typeof address === 'object'
+        ? Promise.resolve(address)
+        : Promise.reject(new Error('rxws: attached to a server of yours, which is not listening: call its listen(), not this one'));
+    }
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.netServer.once('error', onError);
@@ -208,13 +261,12 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     return sendToAll(this.connections.values(), data, except);
   }
 
-  /** Reads the upgrade request from a raw socket (what the server does for each accepted connection). */
+  /** Reads the request head from a raw socket (what the server does for each accepted connection). */
   handleSocket(socket: Socket): void {
-    this.pending.add(socket);
-    socket.on('error', onPendingError);
-    socket.once('close', this.onPendingClose);
-    // Slowloris: the whole request head must arrive within the handshake timeout.
+    this.trackPending(socket);
+    // Slowloris: the whole request head (and onUpgrade) must be done within the handshake timeout.
     const timeout = this.options.handshakeTimeout ?? 10_000;
+    const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
     const timer = timeout > 0 ? setTimeout(destroySocket, timeout, socket).unref() : undefined;
     const parser = new RequestHeadParser({ maxHeadSize: this.options.maxHeadSize, maxHeaders: this.options.maxHeaders });
     const onData = (chunk: Buffer) => {
@@ -230,20 +282,54 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       if (parsed === null) return;
       socket.off('data', onData);
       clearTimeout(timer);
-      if (isUpgradeRequest(parsed.head)) this.handleUpgrade(parsed.head, socket, parsed.rest);
-      else this.respond(socket, this.route(parsed.head), parsed.head.method === 'HEAD');
+      if (isUpgradeRequest(parsed.head)) this.upgrade(parsed.head, socket, parsed.rest, deadline);
+      else this.answer(socket, parsed.head);
     };
     socket.on('data', onData);
   }
 
-  /** Completes an upgrade whose request head has been read (by us or by an http.Server). */
-  handleUpgrade(head: RequestHead, socket: Socket, rest: Buffer): void {
+  /**
+   * Completes an upgrade whose request head was read elsewhere: pass what an
+   * http.Server's `upgrade` event gives (or a RequestHead). How several
+   * servers share one http.Server, each taking its own paths. A socket that
+   * is already destroyed is dropped.
+   */
+  handleUpgrade(req: IncomingMessage | RequestHead, socket: Duplex, head: Buffer): void {
+    const tcp = socket as Socket;
+    // Gone while the application did its own asynchronous work: no connection for it.
+    if (tcp.destroyed || tcp.readableEnded) {
+      tcp.destroy();
+      return;
+    }
+    this.trackPending(tcp);
+    let request: RequestHead;
+    try {
+      request = isIncomingMessage(req) ? requestHeadOf(req) : req;
+    } catch (err) {
+      this.reject(tcp, err instanceof HttpError ? err : new HttpError(400, 'bad request'));
+      return;
+    }
+    const timeout = this.options.handshakeTimeout ?? 10_000;
+    this.upgrade(request, tcp, head, timeout > 0 ? Date.now() + timeout : Infinity);
+  }
+
+  private trackPending(socket: Socket): void {
+    if (this.pending.has(socket)) return;
+    this.pending.add(socket);
+    socket.on('error', onPendingError);
+    socket.once('close', this.onPendingClose);
+  }
+
+  /** Validates the upgrade, runs onUpgrade if any (it may be async), then opens the connection. */
+  private upgrade(head: RequestHead, socket: Socket, rest: Buffer, deadline: number): void {
     let upgrade;
     try {
+      validateHost(head);
+      if (!matchesPath(this.options.path, head.path)) throw new HttpError(404, 'not found');
       upgrade = validateUpgrade(head);
       if (this.closing !== undefined) throw new HttpError(503, 'server shutting down');
       const max = this.options.maxConnections;
-      if (max !== undefined && this.connections.size >= max) throw new HttpError(503, 'too many connections');
+      if (max !== undefined && this.connections.size + this.upgrading >= max) throw new HttpError(503, 'too many connections');
       const origins = this.options.allowOrigins;
       if (origins !== undefined && origins.length > 0 && (upgrade.origin === undefined || !origins.includes(upgrade.origin))) {
         throw new HttpError(403, 'origin not allowed');
@@ -252,18 +338,72 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       this.reject(socket, err instanceof HttpError ? err : new HttpError(400, 'bad request'));
       return;
     }
+    const request = new ConnectionRequest(head, socket, upgrade);
+    const hook = this.options.onUpgrade;
+    if (hook === undefined) return this.open(socket, rest, upgrade, request, undefined);
+    let result;
+    try {
+      result = hook(request);
+    } catch (err) {
+      return this.refuse(socket, err);
+    }
+    if (!isPromiseLike(result)) return this.decide(socket, rest, upgrade, request, result);
+    // Awaiting the application: hold a place under maxConnections, keep the
+    // peer's bytes in the socket, and drop the socket if it closes or the deadline passes.
+    this.upgrading++;
+    socket.pause();
+    const timer = deadline < Infinity ? setTimeout(destroySocket, Math.max(0, deadline - Date.now()), socket).unref() : undefined;
+    let waiting = true;
+    const release = () => {
+      if (!waiting) return false;
+      waiting = false;
+      this.upgrading--;
+      clearTimeout(timer);
+      socket.off('close', release);
+      return !socket.destroyed;
+    };
+    socket.once('close', release);
+    result.then(
+      (value) => {
+        if (release()) this.decide(socket, rest, upgrade, request, value);
+      },
+      (err: unknown) => {
+        if (release()) this.refuse(socket, err);
+      },
+    );
+  }
+
+  /** onUpgrade's answer: an HttpError refuses; anything else is the state of a new connection. */
+  private decide(socket: Socket, rest: Buffer, upgrade: UpgradeRequest, request: ConnectionRequest, value: S | HttpError | undefined): void {
+    if (value instanceof HttpError) return this.reject(socket, value);
+    if (this.closing !== undefined) return this.reject(socket, new HttpError(503, 'server shutting down'));
+    socket.resume();
+    this.open(socket, rest, upgrade, request, value);
+  }
+
+  /** onUpgrade threw or rejected: an HttpError is its answer; anything else is a fault (500). */
+  private refuse(socket: Socket, err: unknown): void {
+    if (err instanceof HttpError) return this.reject(socket, err);
+    this.report(err, undefined);
+    this.reject(socket, new HttpError(500, 'internal error'));
+  }
+
+  private open(socket: Socket, rest: Buffer, upgrade: UpgradeRequest, request: ConnectionRequest, state: S | undefined): void {
     this.pending.delete(socket);
     socket.off('error', onPendingError);
     socket.off('close', this.onPendingClose);
     const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
     socket.setNoDelay(true);
-    const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, head.target);
+    // An http.Server's sockets allow half-open: without this, a peer's FIN before its first frame would leave the connection open.
+    socket.allowHalfOpen = false;
+    const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, request);
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
     conn.sendRaw(upgradeResponse(upgrade.key, protocol));
     this.connections.set(conn.id, conn);
     this.opening = conn;
     try {
-      if (this.options.initialState !== undefined) conn.state = this.options.initialState(conn);
+      if (state !== undefined) conn.state = state;
+      else if (this.options.initialState !== undefined) conn.state = this.options.initialState(conn);
       this.connectionSubject.next(conn);
     } catch (err) {
       conn.fault(err);
@@ -271,6 +411,27 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       this.opening = undefined;
     }
     conn.start();
+  }
+
+  /** A plain HTTP request: a response from route() (maybe async), never an exception out of here. */
+  private answer(socket: Socket, head: RequestHead): void {
+    let response;
+    try {
+      validateHost(head);
+      response = this.route(head);
+    } catch (err) {
+      if (err instanceof HttpError) return this.reject(socket, err);
+      this.report(err, undefined);
+      return this.respond(socket, INTERNAL_ERROR, head);
+    }
+    if (!isPromiseLike(response)) return this.respond(socket, response ?? NOT_FOUND, head);
+    response.then(
+      (value) => this.respond(socket, value ?? NOT_FOUND, head),
+      (err: unknown) => {
+        this.report(err, undefined);
+        this.respond(socket, INTERNAL_ERROR, head);
+      },
+    );
   }
 
   /**
@@ -319,7 +480,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     }
   }
 
-  private route(head: RequestHead): HttpResponse {
+  private route(head: RequestHead): HttpResponse | undefined | PromiseLike<HttpResponse | undefined> {
     if (head.path === '/healthz' && (head.method === 'GET' || head.method === 'HEAD')) {
       return {
         status: 200,
@@ -327,22 +488,34 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
         body: JSON.stringify({ status: 'ok', connections: this.connections.size, rooms: this.rooms.size }),
       };
     }
-    try {
-      return this.options.onRequest?.(head) ?? { status: 404, body: 'not found\n' };
-    } catch (err) {
-      this.report(err, undefined);
-      return { status: 500, body: 'internal error\n' };
-    }
+    return this.options.onRequest?.(head);
   }
 
-  private respond(socket: Socket, response: HttpResponse, headOnly: boolean): void {
-    const full = httpResponse(response.status, response.body, response.headers);
+  private respond(socket: Socket, response: HttpResponse, head: RequestHead): void {
+    if (socket.destroyed) return;
+    let full;
+    try {
+      full = httpResponse(response.status, response.body, response.headers);
+    } catch (err) {
+      // E.g. a header value with CR/LF built from the request: the application's bug, not the peer's.
+      this.report(err, undefined);
+      full = httpResponse(INTERNAL_ERROR.status, INTERNAL_ERROR.body);
+    }
     // HEAD: the same head (Content-Length included), no body.
-    this.finishHttp(socket, headOnly ? full.subarray(0, full.indexOf('\r\n\r\n') + 4) : full);
+    this.finishHttp(socket, head.method === 'HEAD' ? full.subarray(0, full.indexOf('\r\n\r\n') + 4) : full);
   }
 
   private reject(socket: Socket, err: HttpError): void {
-    this.finishHttp(socket, errorResponse(err));
+    if (socket.destroyed) return;
+    let response;
+    try {
+      response = errorResponse(err);
+    } catch (fault) {
+      // An HttpError from application code with an invalid header (CR/LF in a value).
+      this.report(fault, undefined);
+      response = httpResponse(INTERNAL_ERROR.status, INTERNAL_ERROR.body);
+    }
+    this.finishHttp(socket, response);
   }
 
   /** Writes a final HTTP response and ends the socket, destroying it if the peer lingers. */
@@ -353,22 +526,14 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   }
 }
 
+function destroyTlsSocket(_err: Error, socket: Socket): void {
+  socket.destroy();
+}
+
 function isHttpServer(server: net.Server | HttpServer): server is HttpServer {
   return typeof (server as HttpServer).setTimeout === 'function' && 'maxHeadersCount' in server;
 }
 
-function requestHeadOf(req: IncomingMessage): RequestHead {
-  const headers = new Map<string, string>();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-  }
-  const target = req.url ?? '/';
-  const q = target.indexOf('?');
-  return {
-    method: req.method ?? 'GET',
-    target,
-    path: q < 0 ? target : target.slice(0, q),
-    version: `HTTP/${req.httpVersion}`,
-    headers,
-  };
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }

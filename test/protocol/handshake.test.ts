@@ -9,6 +9,8 @@ import {
   isUpgradeRequest,
   selectProtocol,
   upgradeResponse,
+  splitTarget,
+  validateHost,
   validateUpgrade,
   type RequestHead,
 } from '../../src/protocol/handshake.js';
@@ -183,7 +185,7 @@ describe('RequestHeadParser', () => {
     ['request line with 2 parts', 'GET /\r\nHost: a\r\n\r\n'],
     ['request line with 4 parts', 'GET / x HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['double space in request line', 'GET  / HTTP/1.1\r\n\r\n'],
-    ['empty request line', '\r\n\r\n'],
+    ['request line of spaces', ' \r\n\r\n'],
     ['non-HTTP version', 'GET / FOO/1.1\r\n\r\n'],
     ['header without colon', 'GET / HTTP/1.1\r\nHost a\r\n\r\n'],
     ['empty header name', 'GET / HTTP/1.1\r\n: a\r\n\r\n'],
@@ -273,9 +275,12 @@ describe('RequestHeadParser', () => {
             }
             fed += c.length;
             if (r) {
-              const end = input.indexOf('\r\n\r\n') + 4;
-              expect(end).toBeGreaterThanOrEqual(4);
-              expect(end).toBeLessThanOrEqual(maxHeadSize);
+              // Empty lines before the request line are skipped (RFC 9112 §2.2) and are not part of the head.
+              let skipped = 0;
+              while (input[skipped] === 0x0d && input[skipped + 1] === 0x0a) skipped += 2;
+              const end = input.indexOf('\r\n\r\n', skipped) + 4;
+              expect(end).toBeGreaterThanOrEqual(skipped + 4);
+              expect(end - skipped).toBeLessThanOrEqual(maxHeadSize);
               expect(input.subarray(end, fed).equals(r.rest)).toBe(true);
               return;
             }
@@ -305,7 +310,6 @@ describe('validateUpgrade', () => {
       protocols: ['chat', 'superchat'],
       extensions: 'permessage-deflate',
       origin: 'http://example.com',
-      host: 'server.example.com',
     });
   });
 
@@ -480,5 +484,75 @@ describe('selectProtocol', () => {
     expect(selectProtocol(['x', 'chat'], ['chat', 'superchat'])).toBe('chat');
     expect(selectProtocol(['x'], ['chat'])).toBeUndefined();
     expect(selectProtocol([], ['chat'])).toBeUndefined();
+  });
+});
+
+describe('RequestHeadParser: empty lines before the request line (RFC 9112 §2.2)', () => {
+  it('skips one or more CRLFs before the request line', () => {
+    expect(parseText('\r\n' + REQUEST).path).toBe('/chat');
+    const r = feed([bytes('\r\n\r\n\r\n' + REQUEST), FRAME]);
+    expect(r!.head.target).toBe('/chat?room=1');
+    expect(r!.rest.length).toBe(0);
+  });
+
+  it('skips them however they are chunked, a CRLF split across chunks included', () => {
+    const r = feed([bytes('\r'), bytes('\n\r'), bytes('\n'), Buffer.concat([bytes(REQUEST), FRAME])]);
+    expect(r!.head.method).toBe('GET');
+    expect(r!.rest).toEqual(FRAME);
+  });
+
+  it('still refuses a bare CR or bare LF before the request line', () => {
+    expect(status(() => new RequestHeadParser().push(bytes('\rGET / HTTP/1.1\r\n\r\n')))).toBe(400);
+    expect(status(() => new RequestHeadParser().push(bytes('\nGET / HTTP/1.1\r\n\r\n')))).toBe(400);
+    expect(status(() => new RequestHeadParser().push(bytes('\r\n\nGET / HTTP/1.1\r\n\r\n')))).toBe(400);
+  });
+
+  it('counts skipped lines against the head size limit', () => {
+    const p = new RequestHeadParser({ maxHeadSize: 64 });
+    expect(p.push(bytes('\r\n'.repeat(20)))).toBeNull();
+    expect(status(() => p.push(bytes('\r\n'.repeat(20))))).toBe(431);
+  });
+});
+
+describe('request targets: origin form, absolute form (RFC 9112 §3.2)', () => {
+  it.each([
+    ['/chat?room=a', '/chat', 'room=a'],
+    ['/chat', '/chat', ''],
+    ['/?x=1?y', '/', 'x=1?y'],
+    ['http://a/healthz', '/healthz', ''],
+    ['ws://example.com/chat?room=a', '/chat', 'room=a'],
+    ['WSS://example.com:8443/a/b?c', '/a/b', 'c'],
+    ['http://a', '/', ''],
+    ['http://a?x=1', '/', 'x=1'],
+    ['*', '*', ''],
+  ])('%s → path %s, query %s', (target, path, query) => {
+    expect(splitTarget(target)).toEqual({ path, query });
+    const head = parseText(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    expect([head.target, head.path, head.query]).toEqual([target, path, query]);
+  });
+
+  it.each(['chat', 'example.com:80', '://x/', '1http://a/', 'ht tp://a/'.replace(' ', '%')])('refuses the target %s with 400', (target) => {
+    expect(status(() => splitTarget(target))).toBe(400);
+    expect(status(() => parseText(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`))).toBe(400);
+  });
+});
+
+describe('validateHost (RFC 9112 §3.2)', () => {
+  const check = (text: string) => () => validateHost(parseText(text));
+  it('accepts one valid Host, and none on HTTP/1.0', () => {
+    expect(check('GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n')).not.toThrow();
+    expect(check('GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n')).not.toThrow();
+    expect(check('GET / HTTP/1.0\r\n\r\n')).not.toThrow();
+  });
+  it.each([
+    ['missing on HTTP/1.1', 'GET / HTTP/1.1\r\nX: y\r\n\r\n'],
+    ['repeated', 'GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n'],
+    ['repeated, once empty', 'GET / HTTP/1.1\r\nHost:\r\nHost: a\r\n\r\n'],
+    ['a list', 'GET / HTTP/1.1\r\nHost: a, b\r\n\r\n'],
+    ['repeated on HTTP/1.0', 'GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n'],
+    ['with a space', 'GET / HTTP/1.1\r\nHost: a b\r\n\r\n'],
+    ['with a slash', 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n'],
+  ])('refuses a Host %s with 400', (_, text) => {
+    expect(status(check(text))).toBe(400);
   });
 });

@@ -51,7 +51,7 @@ export interface LaunchedBrowser {
 }
 
 /** Headless Chromium with a fresh throwaway profile and no background traffic. */
-export async function launchChromium(): Promise<LaunchedBrowser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<LaunchedBrowser> {
   const executablePath = findChromium();
   const userDataDir = mkdtempSync(join(tmpdir(), 'rxws-chromium-'));
   const removeProfile = () => rmSync(userDataDir, { recursive: true, force: true });
@@ -69,6 +69,7 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
         '--disable-component-update',
         '--disable-sync',
         '--disable-quic',
+        ...extraArgs,
       ],
       userDataDir,
     });

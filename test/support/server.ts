@@ -31,7 +31,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const port = await new Promise<number>((resolve, reject) => {
     const onData = () => {
-      const m = /listening on ws:\/\/[^\s:]+:(\d+)/.exec(out);
+      const m = /listening on wss?:\/\/[^\s:]+:(\d+)/.exec(out);
       if (m) {
         proc.stdout!.off('data', onData);
         resolve(Number(m[1]));
