@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `rxws` command: a thin shell over the library. Flags and wire behaviour
-// are fixed by PROTOCOL.md.
+// are documented in README.md, "The `rxws` command".
 import { config as rxjsConfig } from 'rxjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';

@@ -14,7 +14,7 @@ type Command = Record<string, unknown>;
 type Ref = string | number | undefined;
 
 /**
- * The relay protocol of the `rxws` command (PROTOCOL.md): a welcome with the
+ * The relay protocol of the `rxws` command (README.md, "Relay mode"): a welcome with the
  * connection's id, then JSON commands to join, leave and publish to rooms,
  * broadcast, and send to one connection. Errors are replies; they never close
  * the connection.
