@@ -8,6 +8,7 @@ import { Opcode } from '../protocol/opcode.js';
 import { decodeFrames } from '../streams/decodeFrames.js';
 import type { Drainable } from '../streams/drainConnections.js';
 import { fromSocket } from '../streams/fromSocket.js';
+import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
 import { handleControlFrames, type ControlFrameHandler } from '../streams/handleControlFrames.js';
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
@@ -342,7 +343,12 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** @internal */
   deliver(message: Message): void {
     const observers = this.observers;
-    for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
+    const previous = beginAttribution(this);
+    try {
+      for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
+    } finally {
+      endAttribution(previous);
+    }
   }
 
   /** @internal the inbound pipeline failed: a protocol error, or the socket broke. */

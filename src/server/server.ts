@@ -14,6 +14,7 @@ import {
 } from '../protocol/handshake.js';
 import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
+import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
 import { heartbeat } from '../streams/heartbeat.js';
 import { Rooms, sendToAll } from './rooms.js';
@@ -133,7 +134,11 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
         else this.report(err, undefined);
       },
     );
-    this.errors$ = this.errorSubject.asObservable();
+    // A throwing subscriber of errors$ cannot be reported on errors$: the log is the last resort.
+    this.errors$ = new GuardedObservable<ConnectionError<S>>(
+      (subscriber) => this.errorSubject.subscribe(subscriber),
+      (err) => console.error('rxws: a subscriber of errors$ threw:', err),
+    );
 
     const { onConnect, onMessage, onClose, onError } = options;
     if (onError !== undefined) {
@@ -264,6 +269,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     conn.sendRaw(upgradeResponse(upgrade.key, protocol));
     this.connections.set(conn.id, conn);
     this.opening = conn;
+    const previousOwner = beginAttribution(conn);
     try {
       if (this.options.initialState !== undefined) conn.state = this.options.initialState(conn);
       this.connectionSubject.next(conn);
@@ -271,6 +277,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       conn.fault(err);
     } finally {
       this.opening = undefined;
+      endAttribution(previousOwner);
     }
     conn.start();
   }
