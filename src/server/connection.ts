@@ -10,6 +10,7 @@ import type { Drainable } from '../streams/drainConnections.js';
 import { fromSocket } from '../streams/fromSocket.js';
 import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
+import { newConnectionId } from './ids.js';
 import { handleControlFrames, type ControlFrameHandler } from '../streams/handleControlFrames.js';
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
@@ -112,7 +113,6 @@ class InboundSubscriber extends Subscriber<Message> {
   }
 }
 
-let nextId = 1;
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
 const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
 
@@ -144,8 +144,8 @@ class IncomingSubscription implements Unsubscribable {
  * Sending on a connection that is closing or closed is a no-op.
  */
 export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable {
-  /** Unique within the process. */
-  readonly id: string = String(nextId++);
+  /** Random (96 bits, URL-safe base64): unguessable, and unique across processes and nodes. */
+  readonly id: string = newConnectionId();
   private appState: S | undefined;
   /** @internal rooms this connection is in (kept by Rooms) */
   roomNames: Set<string> | null = null;
