@@ -92,9 +92,9 @@ function destroySocket(socket: Socket): void {
  */
 export class WebSocketServer<S = Record<string, unknown>> implements ConnectionOwner {
   readonly rooms: Rooms;
-  /** Every connection as it opens (after its 101 response). */
+  /** Every connection as it opens (after its 101 response). Completes when the server has closed. */
   readonly connections$: Observable<Connection<S>>;
-  /** Protocol errors of peers and faults of application code. */
+  /** Protocol errors of peers and faults of application code. Completes when the server has closed. */
   readonly errors$: Observable<ConnectionError<S>>;
 
   private readonly connections = new Map<string, Connection<S>>();
@@ -105,7 +105,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   private readonly netServer: net.Server;
   private readonly ownsServer: boolean;
   private readonly scheduler: SchedulerLike;
-  private readonly heartbeatSubscription: Subscription | undefined;
+  private heartbeatSubscription: Subscription | undefined;
   private readonly detach: () => void;
   private opening: Connection<S> | undefined;
   // One listener for every pending socket (no closure per socket that could keep its handshake state alive).
@@ -169,16 +169,20 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       this.detach = () => this.netServer.off('connection', onConnection);
     }
 
-    const interval = options.heartbeatInterval ?? 30_000;
-    if (interval > 0) {
-      this.heartbeatSubscription = heartbeat(() => this.connections.values(), interval, this.scheduler).subscribe((action) =>
-        action.kind === 'ping' ? action.target.ping() : action.target.terminate(),
-      );
-    }
+  }
+
+  /** The heartbeat timer starts with listen() or the first upgrade: a server that never serves holds no timer. */
+  private startHeartbeat(): void {
+    const interval = this.options.heartbeatInterval ?? 30_000;
+    if (interval <= 0 || this.heartbeatSubscription !== undefined || this.closing !== undefined) return;
+    this.heartbeatSubscription = heartbeat(() => this.connections.values(), interval, this.scheduler).subscribe((action) =>
+      action.kind === 'ping' ? action.target.ping() : action.target.terminate(),
+    );
   }
 
   /** Starts listening (unless attached to a server of yours); resolves with the bound address. */
   listen(): Promise<AddressInfo> {
+    this.startHeartbeat();
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.netServer.once('error', onError);
@@ -259,6 +263,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       this.reject(socket, err instanceof HttpError ? err : new HttpError(400, 'bad request'));
       return;
     }
+    this.startHeartbeat();
     this.pending.delete(socket);
     socket.off('error', onPendingError);
     socket.off('close', this.onPendingClose);
@@ -307,6 +312,8 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     await lastValueFrom(drainConnections(this.connections.values(), grace, this.scheduler), { defaultValue: undefined });
     await pendingGone;
     await serverClosed;
+    this.connectionSubject.complete();
+    this.errorSubject.complete();
   }
 
   /** @internal */
