@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `rxws` command: a thin shell over the library. Flags and wire behaviour
 // are documented in README.md, "The `rxws` command".
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { config as rxjsConfig } from 'rxjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -40,6 +41,7 @@ const argv = yargs(hideBin(process.argv))
   .option('rate-limit', { type: 'string', describe: 'messages per second per connection, burst of the same (default 1000 in relay mode, off in echo mode; 0 = off)', coerce: nonNegativeInt('rate-limit') })
   .option('max-connections', { type: 'string', describe: 'further upgrades get HTTP 503 (default: unlimited; 0 = unlimited)', coerce: nonNegativeInt('max-connections') })
   .option('allow-origin', { type: 'string', array: true, describe: 'accepted Origin (repeatable); upgrades from other origins get 403 (default: any)' })
+  .option('metrics', { type: 'boolean', default: true, describe: 'serve Prometheus metrics at GET /metrics (--no-metrics turns it off)' })
   .option('demo', { type: 'boolean', default: true, describe: 'serve the demo page at GET / in relay mode (--no-demo turns it off)' })
   .option('max-buffered', { type: 'string', default: '1mb', describe: 'outbound budget per connection; a slower reader is closed with 1008', coerce: size('max-buffered') })
   .option('slow-consumer', { choices: ['close', 'drop'] as const, default: 'close' as const, describe: 'past --max-buffered: close the connection (1008) or drop messages for it' })
@@ -69,7 +71,15 @@ process.on('uncaughtException', (err) => {
 });
 process.on('unhandledRejection', (err) => console.error('rxws: unhandled rejection:', err));
 
+const metrics = argv.metrics ? new Registry() : undefined;
+if (metrics !== undefined) {
+  collectDefaultMetrics({ register: metrics });
+  // Gauges named *_total fail `promtool check metrics`; the per-type series without the suffix stay.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) metrics.removeSingleMetric(name);
+}
+
 const server = new WebSocketServer({
+  metrics,
   port: argv.port,
   host: argv.host,
   maxMessageSize: argv['max-message-size'],

@@ -30,6 +30,7 @@ export function relay<S>(server: WebSocketServer<S>, options: RelayOptions = {})
           limit,
           burst: limit,
           onLimited: () => sendError(conn, 'rate_limited', `more than ${limit} messages per second; excess dropped`, undefined),
+          onDrop: () => server.stats.droppedRateLimited++,
         }),
       );
     }

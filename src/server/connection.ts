@@ -11,6 +11,7 @@ import { fromSocket } from '../streams/fromSocket.js';
 import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
 import { newConnectionId } from './ids.js';
+import type { ServerStats } from './stats.js';
 import { handleControlFrames, type ControlFrameHandler } from '../streams/handleControlFrames.js';
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
@@ -27,6 +28,8 @@ export interface ConnectionOptions {
   readonly closeTimeout: number;
   /** Stop reading a socket that has this many unsent bytes, until it drains. */
   readonly readHighWaterMark: number;
+  /** @internal the server's counters (shared by its connections) */
+  readonly stats: ServerStats;
 }
 
 /** How a connection ended. `code` is the peer's close code, else the one sent, else 1006. */
@@ -343,6 +346,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** @internal */
   deliver(message: Message): void {
     const observers = this.observers;
+    this.options.stats.messagesReceived++;
     const previous = beginAttribution(this);
     try {
       for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
@@ -397,9 +401,10 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
         this.queue = null;
         this.queuedBytes = 0;
         this.close(CloseCode.PolicyViolation, 'slow consumer');
-      }
+      } else this.options.stats.droppedSlowConsumer++;
       return false;
     }
+    this.options.stats.messagesSent++;
     this.push(a);
     if (b !== undefined) this.push(b);
     return true;

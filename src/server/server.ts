@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import type { Registry } from 'prom-client';
 import { asyncScheduler, lastValueFrom, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import { HttpError, ProtocolError } from '../protocol/errors.js';
 import {
@@ -17,6 +18,7 @@ import { drainConnections } from '../streams/drainConnections.js';
 import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
 import { heartbeat } from '../streams/heartbeat.js';
+import { ServerStats, type StatsSource } from './stats.js';
 import { Rooms, sendToAll } from './rooms.js';
 
 /** A plain HTTP response for a non-upgrade request. */
@@ -66,6 +68,13 @@ export interface ServerOptions<S> {
   readonly onError?: (err: unknown, conn: Connection<S> | undefined) => void;
   /** Answers plain HTTP requests (GET /healthz is built in); undefined → 404. */
   readonly onRequest?: (request: RequestHead) => HttpResponse | undefined;
+  /**
+   * Your prom-client Registry: the rxws_* series are registered in it (one
+   * server per registry) and, when the server listens on its own, `GET
+   * /metrics` answers with the registry's exposition. Without it prom-client
+   * is never loaded.
+   */
+  readonly metrics?: Registry;
   /** Scheduler for the heartbeat and shutdown timers (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
 }
@@ -90,14 +99,14 @@ function destroySocket(socket: Socket): void {
  * pre-encoded frames. The hooks in the options are subscribers of the same
  * streams.
  */
-export class WebSocketServer<S = Record<string, unknown>> implements ConnectionOwner {
+export class WebSocketServer<S = Record<string, unknown>> implements ConnectionOwner, StatsSource {
   readonly rooms: Rooms;
   /** Every connection as it opens (after its 101 response). Completes when the server has closed. */
   readonly connections$: Observable<Connection<S>>;
   /** Protocol errors of peers and faults of application code. Completes when the server has closed. */
   readonly errors$: Observable<ConnectionError<S>>;
 
-  private readonly connections = new Map<string, Connection<S>>();
+  private readonly openConnections = new Map<string, Connection<S>>();
   private readonly pending = new Set<Socket>();
   private readonly connectionSubject = new Subject<Connection<S>>();
   private readonly errorSubject = new Subject<ConnectionError<S>>();
@@ -111,6 +120,9 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   // One listener for every pending socket (no closure per socket that could keep its handshake state alive).
   private readonly onPendingClose: (this: Socket) => void;
   private closing: Promise<void> | undefined;
+  /** @internal counters behind the metrics (kept whether or not they are exported: integer increments). */
+  readonly stats = new ServerStats();
+  private readonly metricsRegistered: Promise<void> | undefined;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -125,7 +137,10 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       slowConsumer: options.slowConsumer ?? 'close',
       closeTimeout: options.closeTimeout ?? 5000,
       readHighWaterMark: Math.min(options.maxBufferedBytes ?? MIB, 256 * 1024),
+      stats: this.stats,
     };
+    const registry = options.metrics;
+    if (registry !== undefined) this.metricsRegistered = import('./metrics.js').then((m) => m.registerServerMetrics(registry, this));
     // An exception in a subscriber of connections$ belongs to the connection being announced.
     this.connections$ = new GuardedObservable<Connection<S>>(
       (subscriber) => this.connectionSubject.subscribe(subscriber),
@@ -175,14 +190,15 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   private startHeartbeat(): void {
     const interval = this.options.heartbeatInterval ?? 30_000;
     if (interval <= 0 || this.heartbeatSubscription !== undefined || this.closing !== undefined) return;
-    this.heartbeatSubscription = heartbeat(() => this.connections.values(), interval, this.scheduler).subscribe((action) =>
+    this.heartbeatSubscription = heartbeat(() => this.openConnections.values(), interval, this.scheduler).subscribe((action) =>
       action.kind === 'ping' ? action.target.ping() : action.target.terminate(),
     );
   }
 
   /** Starts listening (unless attached to a server of yours); resolves with the bound address. */
-  listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo> {
     this.startHeartbeat();
+    await this.metricsRegistered;
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.netServer.once('error', onError);
@@ -202,21 +218,42 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
 
   /** Open connections. */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.openConnections.size;
+  }
+
+  /** The open connections, in the order they opened. */
+  connections(): IterableIterator<Connection<S>> {
+    return this.openConnections.values();
+  }
+
+  /** @internal */
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  /** @internal wire bytes of the open connections: [read, written]. */
+  openConnectionBytes(): [number, number] {
+    let read = 0;
+    let written = 0;
+    for (const conn of this.openConnections.values()) {
+      read += conn.socket.bytesRead;
+      written += conn.socket.bytesWritten;
+    }
+    return [read, written];
   }
 
   connection(id: string): Connection<S> | undefined {
-    return this.connections.get(id);
+    return this.openConnections.get(id);
   }
 
   /** Sends to the connection with this id; false if there is none (or it is not open). */
   sendTo(id: string, data: string | Buffer): boolean {
-    return this.connections.get(id)?.send(data) ?? false;
+    return this.openConnections.get(id)?.send(data) ?? false;
   }
 
   /** Sends to every open connection (encoded once); returns how many it was queued for. */
   broadcast(data: string | Buffer, except?: Connection<S>): number {
-    return sendToAll(this.connections.values(), data, except);
+    return sendToAll(this.openConnections.values(), data, except);
   }
 
   /** Reads the upgrade request from a raw socket (what the server does for each accepted connection). */
@@ -254,7 +291,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       upgrade = validateUpgrade(head);
       if (this.closing !== undefined) throw new HttpError(503, 'server shutting down');
       const max = this.options.maxConnections;
-      if (max !== undefined && this.connections.size >= max) throw new HttpError(503, 'too many connections');
+      if (max !== undefined && this.openConnections.size >= max) throw new HttpError(503, 'too many connections');
       const origins = this.options.allowOrigins;
       if (origins !== undefined && origins.length > 0 && (upgrade.origin === undefined || !origins.includes(upgrade.origin))) {
         throw new HttpError(403, 'origin not allowed');
@@ -272,7 +309,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, head.target);
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
     conn.sendRaw(upgradeResponse(upgrade.key, protocol));
-    this.connections.set(conn.id, conn);
+    this.openConnections.set(conn.id, conn);
     this.opening = conn;
     const previousOwner = beginAttribution(conn);
     try {
@@ -309,7 +346,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
         return new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
       }),
     );
-    await lastValueFrom(drainConnections(this.connections.values(), grace, this.scheduler), { defaultValue: undefined });
+    await lastValueFrom(drainConnections(this.openConnections.values(), grace, this.scheduler), { defaultValue: undefined });
     await pendingGone;
     await serverClosed;
     this.connectionSubject.complete();
@@ -317,8 +354,9 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   }
 
   /** @internal */
-  connectionClosed(conn: Connection<unknown>): void {
-    this.connections.delete(conn.id);
+  connectionClosed(conn: Connection<unknown>, event: CloseEvent): void {
+    this.stats.connectionClosed(event.code, conn.socket.bytesRead, conn.socket.bytesWritten);
+    this.openConnections.delete(conn.id);
     this.rooms.leaveAll(conn);
   }
 
@@ -335,13 +373,17 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     }
   }
 
-  private route(head: RequestHead): HttpResponse {
+  private route(head: RequestHead): HttpResponse | Promise<HttpResponse> {
     if (head.path === '/healthz' && (head.method === 'GET' || head.method === 'HEAD')) {
       return {
         status: 200,
         headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-        body: JSON.stringify({ status: 'ok', connections: this.connections.size, rooms: this.rooms.size }),
+        body: JSON.stringify({ status: 'ok', connections: this.openConnections.size, rooms: this.rooms.size }),
       };
+    }
+    const registry = this.options.metrics;
+    if (registry !== undefined && head.path === '/metrics' && (head.method === 'GET' || head.method === 'HEAD')) {
+      return registry.metrics().then((body) => ({ status: 200, headers: { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }, body }));
     }
     try {
       return this.options.onRequest?.(head) ?? { status: 404, body: 'not found\n' };
@@ -351,13 +393,24 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     }
   }
 
-  private respond(socket: Socket, response: HttpResponse, headOnly: boolean): void {
+  private respond(socket: Socket, response: HttpResponse | Promise<HttpResponse>, headOnly: boolean): void {
+    if (response instanceof Promise) {
+      response.then(
+        (resolved) => this.respond(socket, resolved, headOnly),
+        (err: unknown) => {
+          this.report(err, undefined);
+          this.respond(socket, { status: 500, body: 'internal error\n' }, headOnly);
+        },
+      );
+      return;
+    }
     const full = httpResponse(response.status, response.body, response.headers);
     // HEAD: the same head (Content-Length included), no body.
     this.finishHttp(socket, headOnly ? full.subarray(0, full.indexOf('\r\n\r\n') + 4) : full);
   }
 
   private reject(socket: Socket, err: HttpError): void {
+    this.stats.handshakeRejected(err.status);
     this.finishHttp(socket, errorResponse(err));
   }
 
