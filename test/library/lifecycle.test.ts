@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from '../../src/index.js';
 import { RawClient } from '../support/raw-client.js';
+import { pollUntil } from '../support/ws-client.js';
 
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
@@ -37,5 +38,20 @@ describe('server lifecycle', () => {
     let late = false;
     server.connections$.subscribe({ complete: () => (late = true) });
     expect(late).toBe(true);
+  });
+
+  it('connections() iterates the open connections, in the order they opened', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0, shutdownGrace: 100 });
+    const { port } = await server.listen();
+    const ids: string[] = [];
+    server.connections$.subscribe((conn) => ids.push(conn.id));
+    const clients = [await RawClient.connect(port), await RawClient.connect(port), await RawClient.connect(port)];
+    await pollUntil(async () => ids.length, (n) => n === 3);
+    expect([...server.connections()].map((c) => c.id)).toEqual(ids);
+    clients[1]!.destroy();
+    await pollUntil(async () => server.connectionCount, (n) => n === 2);
+    expect([...server.connections()].map((c) => c.id)).toEqual([ids[0], ids[2]]);
+    for (const c of clients) c.destroy();
+    await server.close();
   });
 });
