@@ -324,7 +324,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     if (this.phase === OPEN) this.push(encodeFrame(Opcode.Ping, payload));
   }
 
-  /** @internal heartbeat: moves whenever the peer sends anything. */
+  /** For the heartbeat: a number that moves whenever the peer sends anything. */
   activity(): number {
     return this.socket.bytesRead;
   }

@@ -13,12 +13,12 @@ import {
   validateUpgrade,
   type RequestHead,
 } from '../protocol/handshake.js';
-import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
+import { type CloseEvent, Connection, type ConnectionOptions, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
 import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
 import { heartbeat } from '../streams/heartbeat.js';
-import { ServerStats, type StatsSource } from './stats.js';
+import { ServerStats } from './stats.js';
 import { Rooms, sendToAll } from './rooms.js';
 
 /** A plain HTTP response for a non-upgrade request. */
@@ -99,7 +99,9 @@ function destroySocket(socket: Socket): void {
  * pre-encoded frames. The hooks in the options are subscribers of the same
  * streams.
  */
-export class WebSocketServer<S = Record<string, unknown>> implements ConnectionOwner, StatsSource {
+// No `implements ConnectionOwner, StatsSource`: their methods are internal (stripped from the
+// published types); passing `this` to Connection and registerServerMetrics checks them all the same.
+export class WebSocketServer<S = Record<string, unknown>> {
   readonly rooms: Rooms;
   /** Every connection as it opens (after its 101 response). Completes when the server has closed. */
   readonly connections$: Observable<Connection<S>>;
