@@ -1,10 +1,12 @@
 // GET /metrics of the rxws command, as PROTOCOL.md "Metrics" says, checked by promtool.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient } from '../support/raw-client.js';
 import { type RunningServer, startServer } from '../support/server.js';
-import { closeAll, relayClient, type WsClient } from '../support/ws-client.js';
+import { closeAll, relayClient, WsClient } from '../support/ws-client.js';
 
 const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
 
@@ -87,5 +89,41 @@ describe('rxws: GET /metrics', () => {
     const server = await startServer(['--no-metrics']);
     servers.push(server);
     expect((await fetch(`${server.httpUrl}/metrics`)).status).toBe(404);
+  });
+});
+
+describe('examples/metrics.mjs (the README example)', () => {
+  const EXAMPLE = fileURLToPath(new URL('../../examples/metrics.mjs', import.meta.url));
+
+  it('is quoted in the README as it is', () => {
+    const code = readFileSync(EXAMPLE, 'utf8').split('\n').filter((line) => !line.startsWith('//')).join('\n').trim();
+    expect(readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')).toContain(code);
+  });
+
+  it('serves /metrics from the application\'s registry, counting the echo', async () => {
+    const proc = spawn(process.execPath, [EXAMPLE, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /listening on ws:\/\/[^:]+:(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        proc.once('exit', (code) => reject(new Error(`example exited with ${code}`)));
+      });
+      const client = await WsClient.open(`ws://127.0.0.1:${port}/`);
+      clients.push(client);
+      client.send('ping me');
+      expect(await client.next()).toBe('ping me');
+      const m = samples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      expect(m.get('rxws_messages_received_total')).toBe(1);
+      expect(m.get('rxws_messages_sent_total')).toBe(1);
+      expect(m.get('rxws_connections')).toBe(1);
+      expect(m.has('process_resident_memory_bytes')).toBe(true);
+    } finally {
+      proc.kill('SIGTERM');
+      await once(proc, 'exit');
+    }
   });
 });
