@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `rxws` command: a thin shell over the library. Flags and wire behaviour
-// are fixed by PROTOCOL.md.
+// are documented in README.md, "The `rxws` command".
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { config as rxjsConfig } from 'rxjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -39,8 +40,9 @@ const argv = yargs(hideBin(process.argv))
   .option('echo', { type: 'boolean', default: false, describe: 'echo every message back instead of relaying' })
   .option('max-message-size', { type: 'string', default: '1mb', describe: 'largest message (e.g. 64kb, 16mb or bytes); larger ones close with 1009', coerce: size('max-message-size') })
   .option('rate-limit', { type: 'string', describe: 'messages per second per connection, burst of the same (default 1000 in relay mode, off in echo mode; 0 = off)', coerce: nonNegativeInt('rate-limit') })
-  .option('max-connections', { type: 'string', describe: 'further upgrades get HTTP 503 (default: unlimited)', coerce: nonNegativeInt('max-connections') })
+  .option('max-connections', { type: 'string', describe: 'further upgrades get HTTP 503 (default: unlimited; 0 = unlimited)', coerce: nonNegativeInt('max-connections') })
   .option('allow-origin', { type: 'string', array: true, describe: 'accepted Origin (repeatable); upgrades from other origins get 403 (default: any)' })
+  .option('metrics', { type: 'boolean', default: true, describe: 'serve Prometheus metrics at GET /metrics (--no-metrics turns it off)' })
   .option('demo', { type: 'boolean', default: true, describe: 'serve the demo page at GET / in relay mode (--no-demo turns it off)' })
   .option('max-buffered', { type: 'string', default: '1mb', describe: 'outbound budget per connection; a slower reader is closed with 1008', coerce: size('max-buffered') })
   .option('slow-consumer', { choices: ['close', 'drop'] as const, default: 'close' as const, describe: 'past --max-buffered: close the connection (1008) or drop messages for it' })
@@ -72,15 +74,27 @@ try {
 
 // Top-level guard: a bug must be loud, but one connection's fault must not take the others down.
 rxjsConfig.onUnhandledError = (err) => console.error('rxws: unhandled error in a stream:', err);
-process.on('uncaughtException', (err) => console.error('rxws: uncaught exception:', err));
+// After an uncaught exception the process is in an undefined state (Node's docs): close gracefully, exit 1.
+process.on('uncaughtException', (err) => {
+  console.error('rxws: uncaught exception, shutting down:', err);
+  shutdown('uncaught exception', 1);
+});
 process.on('unhandledRejection', (err) => console.error('rxws: unhandled rejection:', err));
 
+const metrics = argv.metrics ? new Registry() : undefined;
+if (metrics !== undefined) {
+  collectDefaultMetrics({ register: metrics });
+  // Gauges named *_total fail `promtool check metrics`; the per-type series without the suffix stay.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) metrics.removeSingleMetric(name);
+}
+
 const server = new WebSocketServer({
+  metrics,
   port: argv.port,
   host: argv.host,
   tls: tlsFiles,
   maxMessageSize: argv['max-message-size'],
-  maxConnections: argv['max-connections'],
+  maxConnections: argv['max-connections'] || undefined, // 0 = unlimited, like every other numeric flag's 0 = off
   allowOrigins: argv['allow-origin'],
   maxBufferedBytes: argv['max-buffered'],
   slowConsumer: argv['slow-consumer'],
@@ -111,13 +125,15 @@ server.listen().then(
 );
 
 let stopping = false;
-const shutdown = (signal: string) => {
+let exitCode = 0;
+function shutdown(reason: string, code = 0): void {
+  exitCode = Math.max(exitCode, code);
   if (stopping) return;
   stopping = true;
-  process.stderr.write(`rxws: ${signal}: closing connections\n`);
+  process.stderr.write(`rxws: ${reason}: closing connections\n`);
   // Never hang past the grace period plus the close timeout.
-  setTimeout(() => process.exit(0), argv['shutdown-grace'] + argv['close-timeout'] + 1000).unref();
-  server.close().then(() => process.exit(0));
-};
+  setTimeout(() => process.exit(exitCode), argv['shutdown-grace'] + argv['close-timeout'] + 1000).unref();
+  server.close().then(() => process.exit(exitCode));
+}
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,7 +1,7 @@
 /**
  * The demo page served at `GET /` in relay mode: one self-contained HTML page
- * (inline CSS and JS, no external assets) that speaks the relay protocol of
- * PROTOCOL.md back to the server that served it.
+ * (inline CSS and JS, no external assets) that speaks the relay protocol (README.md,
+ * "Relay mode") back to the server that served it.
  *
  * Everything received is shown through textContent, never innerHTML, so a
  * message cannot inject markup. The element ids are stable: tests drive them.

@@ -13,7 +13,7 @@ export function echo<S>(server: WebSocketServer<S>, options: EchoOptions = {}): 
   const limit = options.rateLimit ?? 0;
   return server.connections$.subscribe((conn) => {
     let messages$: Observable<Message> = conn.incoming$;
-    if (limit > 0) messages$ = messages$.pipe(rateLimit<Message>({ limit, burst: limit }));
+    if (limit > 0) messages$ = messages$.pipe(rateLimit<Message>({ limit, burst: limit, onDrop: () => server.stats.droppedRateLimited++ }));
     messages$.subscribe((message) => conn.sendMessage(message.opcode, message.payload));
   });
 }

@@ -14,7 +14,7 @@ type Command = Record<string, unknown>;
 type Ref = string | number | undefined;
 
 /**
- * The relay protocol of the `rxws` command (PROTOCOL.md): a welcome with the
+ * The relay protocol of the `rxws` command (README.md, "Relay mode"): a welcome with the
  * connection's id, then JSON commands to join, leave and publish to rooms,
  * broadcast, and send to one connection. Errors are replies; they never close
  * the connection.
@@ -30,6 +30,7 @@ export function relay<S>(server: WebSocketServer<S>, options: RelayOptions = {})
           limit,
           burst: limit,
           onLimited: () => sendError(conn, 'rate_limited', `more than ${limit} messages per second; excess dropped`, undefined),
+          onDrop: () => server.stats.droppedRateLimited++,
         }),
       );
     }
@@ -70,19 +71,23 @@ function handleCommand<S>(server: WebSocketServer<S>, conn: Connection<S>, messa
       const room = roomOf(cmd);
       if (room === undefined) return badRoom(conn, ref);
       if (!('data' in cmd)) return missingData(conn, ref);
-      server.rooms.publish(room, JSON.stringify({ type: 'message', room, from: conn.id, data: cmd.data }), { from: conn });
+      const text = messageText(conn, { type: 'message', room, from: conn.id, data: cmd.data }, ref);
+      if (text !== undefined) server.rooms.publish(room, text, { from: conn });
       return;
     }
     case 'broadcast': {
       if (!('data' in cmd)) return missingData(conn, ref);
-      server.broadcast(JSON.stringify({ type: 'message', from: conn.id, data: cmd.data }));
+      const text = messageText(conn, { type: 'message', from: conn.id, data: cmd.data }, ref);
+      if (text !== undefined) server.broadcast(text);
       return;
     }
     case 'send': {
       const to = cmd.to;
       if (typeof to !== 'string') return sendError(conn, 'bad_command', '"to" must be a connection id (string)', ref);
       if (!('data' in cmd)) return missingData(conn, ref);
-      if (!server.sendTo(to, JSON.stringify({ type: 'message', from: conn.id, data: cmd.data }))) {
+      const text = messageText(conn, { type: 'message', from: conn.id, data: cmd.data }, ref);
+      if (text === undefined) return;
+      if (!server.sendTo(to, text)) {
         return sendError(conn, 'unknown_connection', `no connection with id ${JSON.stringify(to)}`, ref);
       }
       return reply(conn, { type: 'sent', to }, ref);
@@ -108,6 +113,20 @@ function roomOf(cmd: Command): string | undefined {
 const badRoom = (conn: Connection<unknown>, ref: Ref) =>
   sendError(conn, 'bad_command', '"room" must be a non-empty string of at most 256 characters', ref);
 const missingData = (conn: Connection<unknown>, ref: Ref) => sendError(conn, 'bad_command', 'missing "data"', ref);
+
+/**
+ * The relayed message as JSON, or undefined after a bad_command reply: JSON.parse
+ * accepts any depth, but JSON.stringify recurses and overflows the stack on
+ * deeply nested data (a few KB of brackets are enough).
+ */
+function messageText(conn: Connection<unknown>, body: Record<string, unknown>, ref: Ref): string | undefined {
+  try {
+    return JSON.stringify(body);
+  } catch {
+    sendError(conn, 'bad_command', '"data" is nested too deeply to relay', ref);
+    return undefined;
+  }
+}
 
 function reply(conn: Connection<unknown>, body: Record<string, unknown>, ref: Ref): void {
   if (ref !== undefined) body.ref = ref;

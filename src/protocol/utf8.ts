@@ -85,7 +85,3 @@ function seqLen(b: number): number {
   return 1;
 }
 
-/** Whole-buffer validation: true iff valid UTF-8 (native). */
-export function isValidUtf8(buf: Buffer): boolean {
-  return isUtf8(buf);
-}

@@ -9,8 +9,11 @@ import { Opcode } from '../protocol/opcode.js';
 import { decodeFrames } from '../streams/decodeFrames.js';
 import type { Drainable } from '../streams/drainConnections.js';
 import { fromSocket } from '../streams/fromSocket.js';
+import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
 import { destroySocket } from './destroy-socket.js';
+import { newConnectionId } from './ids.js';
+import type { ServerStats } from './stats.js';
 import { handleControlFrames, type ControlFrameHandler } from '../streams/handleControlFrames.js';
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
@@ -29,6 +32,8 @@ export interface ConnectionOptions {
   readonly closeTimeout: number;
   /** Stop reading a socket that has this many unsent bytes, until it drains. */
   readonly readHighWaterMark: number;
+  /** @internal the server's counters (shared by its connections) */
+  readonly stats: ServerStats;
 }
 
 /**
@@ -118,8 +123,6 @@ const NO_REQUEST = new ConnectionRequest(
   undefined,
   { protocols: [], extensions: '', origin: undefined },
 );
-
-let nextId = 1;
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
 const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
 
@@ -150,9 +153,9 @@ class IncomingSubscription implements Unsubscribable {
  * `messages$`, and an Outbound (byte budget, one write per turn) out.
  * Sending on a connection that is closing or closed is a no-op.
  */
-export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable, OutboundOwner {
-  /** Unique within the process. */
-  readonly id: string = String(nextId++);
+export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable {
+  /** Random (96 bits, URL-safe base64): unguessable, and unique across processes and nodes. */
+  readonly id: string = newConnectionId();
   private appState: S | undefined;
   /** @internal rooms this connection is in (kept by Rooms) */
   roomNames: Set<string> | null = null;
@@ -391,7 +394,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   }
 
   /**
-   * @internal heartbeat: a counter that moves whenever the peer shows it is
+   * For the heartbeat: a counter that moves whenever the peer shows it is
    * alive: bytes read, plus, while output is backed up in the socket (the
    * kernel's buffer was full), bytes the kernel took since — only a peer that
    * reads frees that room, even while our reading is paused because its
@@ -428,7 +431,13 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** @internal */
   deliver(message: Message): void {
     const observers = this.observers;
-    for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
+    this.options.stats.messagesReceived++;
+    const previous = beginAttribution(this);
+    try {
+      for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
+    } finally {
+      endAttribution(previous);
+    }
   }
 
   /** @internal the inbound pipeline failed: a protocol error, or the socket broke. */
@@ -485,8 +494,12 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
    * timer bounds how long that may take).
    */
   private enqueue(a: Buffer, b?: Buffer): SendResult {
-    if (this.outbound.tryPush(a, b)) return 'queued';
+    if (this.outbound.tryPush(a, b)) {
+      this.options.stats.messagesSent++;
+      return 'queued';
+    }
     if (this.options.slowConsumer === 'close') this.close(CloseCode.PolicyViolation, 'slow consumer');
+    else this.options.stats.droppedSlowConsumer++;
     return 'full';
   }
 

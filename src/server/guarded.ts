@@ -59,7 +59,9 @@ class GuardedSubscriber<T> extends Subscriber<T> {
 
   protected override _next(value: T): void {
     try {
-      this.observer.next?.(value);
+      // An async callback's rejection is its exception too.
+      const result: unknown = this.observer.next?.(value);
+      if (result instanceof Promise) result.then(undefined, (err: unknown) => reportFault(this.onFault, err));
     } catch (err) {
       reportFault(this.onFault, err);
     }

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import type { Registry } from 'prom-client';
 import { asyncScheduler, lastValueFrom, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import { HttpError, ProtocolError } from '../protocol/errors.js';
 import {
@@ -16,11 +17,13 @@ import {
   type RequestHead,
   type UpgradeRequest,
 } from '../protocol/handshake.js';
-import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
+import { type CloseEvent, Connection, type ConnectionOptions, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
+import { beginAttribution, endAttribution } from './attribution.js';
 import { GuardedObservable } from './guarded.js';
 import { destroySocket } from './destroy-socket.js';
 import { heartbeat } from '../streams/heartbeat.js';
+import { ServerStats } from './stats.js';
 import { Rooms, sendToAll } from './rooms.js';
 import {
   attachToHttpServer,
@@ -98,6 +101,13 @@ export interface ServerOptions<S> {
   readonly onError?: (err: unknown, conn: Connection<S> | undefined) => void;
   /** Answers plain HTTP requests (GET /healthz is built in), maybe asynchronously; undefined → 404, an exception → 500. */
   readonly onRequest?: (request: RequestHead) => HttpResponse | undefined | PromiseLike<HttpResponse | undefined>;
+  /**
+   * Your prom-client Registry: the rxws_* series are registered in it (one
+   * server per registry) and, when the server listens on its own, `GET
+   * /metrics` answers with the registry's exposition. Without it prom-client
+   * is never loaded.
+   */
+  readonly metrics?: Registry;
   /** Scheduler for the heartbeat and shutdown timers (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
 }
@@ -121,14 +131,16 @@ function onPendingError(this: Socket): void {
  * pre-encoded frames. The hooks in the options are subscribers of the same
  * streams.
  */
-export class WebSocketServer<S = Record<string, unknown>> implements ConnectionOwner {
+// No `implements ConnectionOwner, StatsSource`: their methods are internal (stripped from the
+// published types); passing `this` to Connection and registerServerMetrics checks them all the same.
+export class WebSocketServer<S = Record<string, unknown>> {
   readonly rooms: Rooms;
-  /** Every connection as it opens (after its 101 response). */
+  /** Every connection as it opens (after its 101 response). Completes when the server has closed. */
   readonly connections$: Observable<Connection<S>>;
-  /** Protocol errors of peers and faults of application code. */
+  /** Protocol errors of peers and faults of application code. Completes when the server has closed. */
   readonly errors$: Observable<ConnectionError<S>>;
 
-  private readonly connections = new Map<string, Connection<S>>();
+  private readonly openConnections = new Map<string, Connection<S>>();
   private readonly pending = new Set<Socket>();
   /** Upgrades awaiting onUpgrade: they hold a place under maxConnections. */
   private upgrading = 0;
@@ -138,12 +150,15 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   private readonly netServer: net.Server;
   private readonly ownsServer: boolean;
   private readonly scheduler: SchedulerLike;
-  private readonly heartbeatSubscription: Subscription | undefined;
+  private heartbeatSubscription: Subscription | undefined;
   private readonly detach: () => void;
   private opening: Connection<S> | undefined;
   // One listener for every pending socket (no closure per socket that could keep its handshake state alive).
   private readonly onPendingClose: (this: Socket) => void;
   private closing: Promise<void> | undefined;
+  /** @internal counters behind the metrics (kept whether or not they are exported: integer increments). */
+  readonly stats = new ServerStats();
+  private readonly metricsRegistered: Promise<void> | undefined;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -158,7 +173,10 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       slowConsumer: options.slowConsumer ?? 'close',
       closeTimeout: options.closeTimeout ?? 5000,
       readHighWaterMark: Math.min(options.maxBufferedBytes ?? MIB, 256 * 1024),
+      stats: this.stats,
     };
+    const registry = options.metrics;
+    if (registry !== undefined) this.metricsRegistered = import('./metrics.js').then((m) => m.registerServerMetrics(registry, this));
     // An exception in a subscriber of connections$ belongs to the connection being announced.
     this.connections$ = new GuardedObservable<Connection<S>>(
       (subscriber) => this.connectionSubject.subscribe(subscriber),
@@ -167,7 +185,11 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
         else this.report(err, undefined);
       },
     );
-    this.errors$ = this.errorSubject.asObservable();
+    // A throwing subscriber of errors$ cannot be reported on errors$: the log is the last resort.
+    this.errors$ = new GuardedObservable<ConnectionError<S>>(
+      (subscriber) => this.errorSubject.subscribe(subscriber),
+      (err) => console.error('rxws: a subscriber of errors$ threw:', err),
+    );
 
     const { onConnect, onMessage, onClose, onError } = options;
     if (onError !== undefined) {
@@ -205,12 +227,15 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       this.detach = () => this.netServer.off(event, onConnection);
     }
 
-    const interval = options.heartbeatInterval ?? 30_000;
-    if (interval > 0) {
-      this.heartbeatSubscription = heartbeat(() => this.connections.values(), interval, this.scheduler).subscribe((action) =>
-        action.kind === 'ping' ? action.target.ping() : action.target.terminate(),
-      );
-    }
+  }
+
+  /** The heartbeat timer starts with listen() or the first upgrade: a server that never serves holds no timer. */
+  private startHeartbeat(): void {
+    const interval = this.options.heartbeatInterval ?? 30_000;
+    if (interval <= 0 || this.heartbeatSubscription !== undefined || this.closing !== undefined) return;
+    this.heartbeatSubscription = heartbeat(() => this.openConnections.values(), interval, this.scheduler).subscribe((action) =>
+      action.kind === 'ping' ? action.target.ping() : action.target.terminate(),
+    );
   }
 
   /**
@@ -218,13 +243,15 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
    * yours, it never binds a port: it resolves with that server's address if it
    * listens already, and rejects otherwise (call your server's own `listen()`).
    */
-  listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo> {
     if (!this.ownsServer) {
       const address = this.netServer.address();
       return address !== null && typeof address === 'object'
         ? Promise.resolve(address)
         : Promise.reject(new Error('rxws: attached to a server of yours, which is not listening: call its listen(), not this one'));
     }
+    this.startHeartbeat();
+    await this.metricsRegistered;
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.netServer.once('error', onError);
@@ -244,21 +271,42 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
 
   /** Open connections. */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.openConnections.size;
+  }
+
+  /** The open connections, in the order they opened. */
+  connections(): IterableIterator<Connection<S>> {
+    return this.openConnections.values();
+  }
+
+  /** @internal */
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  /** @internal wire bytes of the open connections: [read, written]. */
+  openConnectionBytes(): [number, number] {
+    let read = 0;
+    let written = 0;
+    for (const conn of this.openConnections.values()) {
+      read += conn.socket.bytesRead;
+      written += conn.socket.bytesWritten;
+    }
+    return [read, written];
   }
 
   connection(id: string): Connection<S> | undefined {
-    return this.connections.get(id);
+    return this.openConnections.get(id);
   }
 
   /** Sends to the connection with this id; false if there is none (or it is not open). */
   sendTo(id: string, data: string | Buffer): boolean {
-    return this.connections.get(id)?.send(data) ?? false;
+    return this.openConnections.get(id)?.send(data) ?? false;
   }
 
   /** Sends to every open connection (encoded once); returns how many it was queued for. */
   broadcast(data: string | Buffer, except?: Connection<S>): number {
-    return sendToAll(this.connections.values(), data, except);
+    return sendToAll(this.openConnections.values(), data, except);
   }
 
   /** Reads the request head from a raw socket (what the server does for each accepted connection). */
@@ -329,7 +377,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       upgrade = validateUpgrade(head);
       if (this.closing !== undefined) throw new HttpError(503, 'server shutting down');
       const max = this.options.maxConnections;
-      if (max !== undefined && this.connections.size + this.upgrading >= max) throw new HttpError(503, 'too many connections');
+      if (max !== undefined && this.openConnections.size + this.upgrading >= max) throw new HttpError(503, 'too many connections');
       const origins = this.options.allowOrigins;
       if (origins !== undefined && origins.length > 0 && (upgrade.origin === undefined || !origins.includes(upgrade.origin))) {
         throw new HttpError(403, 'origin not allowed');
@@ -389,6 +437,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   }
 
   private open(socket: Socket, rest: Buffer, upgrade: UpgradeRequest, request: ConnectionRequest, state: S | undefined): void {
+    this.startHeartbeat();
     this.pending.delete(socket);
     socket.off('error', onPendingError);
     socket.off('close', this.onPendingClose);
@@ -399,8 +448,9 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, request);
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
     conn.sendRaw(upgradeResponse(upgrade.key, protocol));
-    this.connections.set(conn.id, conn);
+    this.openConnections.set(conn.id, conn);
     this.opening = conn;
+    const previousOwner = beginAttribution(conn);
     try {
       if (state !== undefined) conn.state = state;
       else if (this.options.initialState !== undefined) conn.state = this.options.initialState(conn);
@@ -409,6 +459,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       conn.fault(err);
     } finally {
       this.opening = undefined;
+      endAttribution(previousOwner);
     }
     conn.start();
   }
@@ -456,14 +507,17 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
         return new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
       }),
     );
-    await lastValueFrom(drainConnections(this.connections.values(), grace, this.scheduler), { defaultValue: undefined });
+    await lastValueFrom(drainConnections(this.openConnections.values(), grace, this.scheduler), { defaultValue: undefined });
     await pendingGone;
     await serverClosed;
+    this.connectionSubject.complete();
+    this.errorSubject.complete();
   }
 
   /** @internal */
-  connectionClosed(conn: Connection<unknown>): void {
-    this.connections.delete(conn.id);
+  connectionClosed(conn: Connection<unknown>, event: CloseEvent): void {
+    this.stats.connectionClosed(event.code, conn.socket.bytesRead, conn.socket.bytesWritten);
+    this.openConnections.delete(conn.id);
     this.rooms.leaveAll(conn);
   }
 
@@ -485,8 +539,12 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       return {
         status: 200,
         headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-        body: JSON.stringify({ status: 'ok', connections: this.connections.size, rooms: this.rooms.size }),
+        body: JSON.stringify({ status: 'ok', connections: this.openConnections.size, rooms: this.rooms.size }),
       };
+    }
+    const registry = this.options.metrics;
+    if (registry !== undefined && head.path === '/metrics' && (head.method === 'GET' || head.method === 'HEAD')) {
+      return registry.metrics().then((body) => ({ status: 200, headers: { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }, body }));
     }
     return this.options.onRequest?.(head);
   }
@@ -507,6 +565,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
 
   private reject(socket: Socket, err: HttpError): void {
     if (socket.destroyed) return;
+    this.stats.handshakeRejected(err.status);
     let response;
     try {
       response = errorResponse(err);

@@ -2,7 +2,7 @@ import { asyncScheduler, type MonoTypeOperatorFunction, type Observable, type Sc
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { lift } from './lift.js';
 
-export interface RateLimitOptions {
+export interface RateLimitOptions<T = unknown> {
   /** Messages allowed per window (the bucket's refill). */
   readonly limit: number;
   /** Window length in ms. Default 1000. */
@@ -15,6 +15,8 @@ export interface RateLimitOptions {
    */
   readonly policy?: 'drop' | 'close';
   readonly onLimited?: (dropped: unknown) => void;
+  /** Called for every value dropped (to count them), unlike `onLimited`. */
+  readonly onDrop?: (dropped: T) => void;
   /** Clock source; a TestScheduler in marble tests. */
   readonly scheduler?: SchedulerLike;
 }
@@ -23,7 +25,7 @@ export interface RateLimitOptions {
  * Token-bucket rate limit. No timers: the bucket refills from the scheduler's
  * clock when a value arrives, so an idle stream costs nothing.
  */
-export function rateLimit<T>(options: RateLimitOptions): MonoTypeOperatorFunction<T> {
+export function rateLimit<T>(options: RateLimitOptions<T>): MonoTypeOperatorFunction<T> {
   const window = options.window ?? 1000;
   const burst = options.burst ?? options.limit;
   if (!(options.limit > 0) || !(window > 0) || !(burst >= 1)) throw new RangeError('rateLimit needs limit > 0, window > 0, burst >= 1');
@@ -39,7 +41,7 @@ class RateLimitSubscriber<T> extends Subscriber<T> {
 
   constructor(
     destination: Subscriber<T>,
-    private readonly options: RateLimitOptions,
+    private readonly options: RateLimitOptions<T>,
     private readonly window: number,
     private readonly burst: number,
   ) {
@@ -63,6 +65,7 @@ class RateLimitSubscriber<T> extends Subscriber<T> {
       this.error(new ProtocolError('WS_ERR_RATE_LIMITED', CloseCode.PolicyViolation, 'rate limit exceeded'));
       return;
     }
+    this.options.onDrop?.(value);
     if (now - this.lastReport >= this.window) {
       this.lastReport = now;
       this.options.onLimited?.(value);

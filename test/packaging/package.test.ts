@@ -1,0 +1,101 @@
+// The published package as a user gets it: `npm pack`, installed from the
+// tarball into a fresh project (one install for every check: it is slow).
+// Needs dist/ built (npm test builds first) and the npm cache (rxjs, yargs,
+// prom-client); falls back to --prefer-offline if the offline install fails.
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+describe('the packed package', () => {
+  let dir: string;
+  let app: string;
+  let pkg: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rxws-pack-'));
+    run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], ROOT);
+    const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
+    app = join(dir, 'app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+    const install = ['install', '--no-audit', '--no-fund', tarball];
+    try {
+      run('npm', [...install, '--offline'], app);
+    } catch {
+      run('npm', [...install, '--prefer-offline'], app);
+    }
+    pkg = join(app, 'node_modules/@rxws/server');
+  }, 120_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('require() and import() both give WebSocketServer', () => {
+    expect(run(process.execPath, ['-e', "process.stdout.write(typeof require('@rxws/server').WebSocketServer)"], app)).toBe('function');
+    const esm = "const m = await import('@rxws/server'); process.stdout.write(typeof m.WebSocketServer)";
+    expect(run(process.execPath, ['--input-type=module', '-e', esm], app)).toBe('function');
+  });
+
+  it('rxjs is a peer (one copy, the application\'s), and npx rxws starts', async () => {
+    expect(() => readdirSync(join(pkg, 'node_modules/rxjs'))).toThrow();
+    const proc = spawn('npx', ['--offline', 'rxws', '--port', '0', '--host', '127.0.0.1'], { cwd: app, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          if (/listening on ws:\/\/127\.0\.0\.1:\d+\n/.test(out)) resolve();
+        });
+        proc.once('exit', (code) => reject(new Error(`npx rxws exited with ${code}: ${err}`)));
+      });
+    } finally {
+      if (proc.exitCode === null) {
+        process.kill(-proc.pid!, 'SIGTERM'); // npx and the server it started
+        await once(proc, 'exit');
+      }
+    }
+    expect(out).toMatch(/^listening on ws:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  it('ships a LICENSE, and source maps whose sources are in the package', () => {
+    expect(readFileSync(join(pkg, 'LICENSE'), 'utf8')).toContain('Copyright (c) 2026 the rxws authors');
+    const map = JSON.parse(readFileSync(join(pkg, 'dist/server/server.js.map'), 'utf8')) as { sources: string[] };
+    for (const source of map.sources) expect(readFileSync(join(pkg, 'dist/server', source), 'utf8').length).toBeGreaterThan(0);
+  });
+
+  it('published types leave out internals, and a strict consumer type-checks against them (skipLibCheck off)', () => {
+    const connection = readFileSync(join(pkg, 'dist/server/connection.d.ts'), 'utf8');
+    const server = readFileSync(join(pkg, 'dist/server/server.d.ts'), 'utf8');
+    for (const internal of ['readonly socket', 'start(): void', 'deliver(', 'finish(', 'fault(', 'subscribeInbound(', 'roomNames', 'sendRaw(']) {
+      expect(connection).not.toContain(internal);
+    }
+    for (const internal of ['connectionClosed(', 'connectionError(', 'stats', 'openConnectionBytes(']) expect(server).not.toContain(internal);
+    expect(server).toContain('connections(): IterableIterator<Connection<S>>');
+    writeFileSync(
+      join(app, 'consumer.mts'),
+      `import { WebSocketServer, type Connection } from '@rxws/server';
+       const server = new WebSocketServer<{ n: number }>({ port: 0, initialState: () => ({ n: 0 }) });
+       server.connections$.subscribe((conn: Connection<{ n: number }>) => conn.send(String(conn.state.n)));
+       for (const conn of server.connections()) conn.close(1000);\n`,
+    );
+    const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', 'false'];
+    args.push('--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types'), 'consumer.mts');
+    let output = '';
+    try {
+      output = run(process.execPath, [TSC, ...args], app);
+    } catch (err) {
+      output = String((err as { stdout?: string }).stdout);
+    }
+    // rxjs's own declarations are not ours to check
+    expect(output.split('\n').filter((line) => line !== '' && !line.includes('node_modules/rxjs/'))).toEqual([]);
+  });
+});
