@@ -18,7 +18,7 @@ import { handleControlFrames, type ControlFrameHandler } from '../streams/handle
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
 import { reassembleMessages } from '../streams/reassembleMessages.js';
-import { Outbound, type OutboundOwner } from './outbound.js';
+import { Outbound } from './outbound.js';
 import { ConnectionRequest } from './upgrade.js';
 
 export interface ConnectionOptions {
