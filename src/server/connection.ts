@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { map, type Observable, Subject, Subscriber, type Subscription, type Unsubscribable } from 'rxjs';
 import { encodeClosePayload } from '../protocol/close.js';
@@ -111,7 +112,6 @@ class InboundSubscriber extends Subscriber<Message> {
   }
 }
 
-let nextId = 1;
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
 const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
 
@@ -143,11 +143,9 @@ class IncomingSubscription implements Unsubscribable {
  * Sending on a connection that is closing or closed is a no-op.
  */
 export class Connection<S = Record<string, unknown>> implements HeartbeatTarget, Drainable {
-  /** Unique within the process. */
-  readonly id: string = String(nextId++);
+  /** Unique and unguessable, also across the processes of a cluster (96 random bits, base64url). */
+  readonly id: string = randomBytes(12).toString('base64url');
   private appState: S | undefined;
-  /** @internal rooms this connection is in (kept by Rooms) */
-  roomNames: Set<string> | null = null;
 
   private phase = OPEN;
   private queue: Buffer[] | null = null;

@@ -16,7 +16,8 @@ import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwn
 import { drainConnections } from '../streams/drainConnections.js';
 import { GuardedObservable } from './guarded.js';
 import { heartbeat } from '../streams/heartbeat.js';
-import { Rooms, sendToAll } from './rooms.js';
+import type { ClusterAdapter, ClusterOwner, Rooms } from '../cluster/adapter.js';
+import { localCluster } from '../cluster/local.js';
 
 /** A plain HTTP response for a non-upgrade request. */
 export interface HttpResponse {
@@ -67,6 +68,8 @@ export interface ServerOptions<S> {
   readonly onRequest?: (request: RequestHead) => HttpResponse | undefined;
   /** Scheduler for the heartbeat and shutdown timers (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
+  /** What spans rooms, broadcast and send-by-id, e.g. `redisCluster({ url })`. Default: this process only. */
+  readonly cluster?: (owner: ClusterOwner<S>) => ClusterAdapter<S>;
 }
 
 export interface ConnectionError<S> {
@@ -90,7 +93,8 @@ function destroySocket(socket: Socket): void {
  * streams.
  */
 export class WebSocketServer<S = Record<string, unknown>> implements ConnectionOwner {
-  readonly rooms: Rooms;
+  /** Pub/sub rooms (spanning the cluster, with a `cluster` option). */
+  readonly rooms: Rooms<S>;
   /** Every connection as it opens (after its 101 response). */
   readonly connections$: Observable<Connection<S>>;
   /** Protocol errors of peers and faults of application code. */
@@ -110,10 +114,17 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   // One listener for every pending socket (no closure per socket that could keep its handshake state alive).
   private readonly onPendingClose: (this: Socket) => void;
   private closing: Promise<void> | undefined;
+  private readonly cluster: ClusterAdapter<S>;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
-    this.rooms = new Rooms((err) => this.report(err, undefined));
+    const connections = this.connections;
+    this.cluster = (options.cluster ?? localCluster)({
+      connection: (id) => connections.get(id),
+      connections: () => connections.values(),
+      report: (err) => this.report(err, undefined),
+    });
+    this.rooms = this.cluster;
     const pending = this.pending;
     this.onPendingClose = function (this: Socket) {
       pending.delete(this);
@@ -200,14 +211,18 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     return this.connections.get(id);
   }
 
-  /** Sends to the connection with this id; false if there is none (or it is not open). */
-  sendTo(id: string, data: string | Buffer): boolean {
-    return this.connections.get(id)?.send(data) ?? false;
+  /**
+   * Sends to the connection with this id, on whichever node holds it; false if
+   * there is none (or it is not open). A Promise when another node had to be
+   * asked (only with a cluster): `await` it.
+   */
+  sendTo(id: string, data: string | Uint8Array): boolean | Promise<boolean> {
+    return this.cluster.sendTo(id, data);
   }
 
-  /** Sends to every open connection (encoded once); returns how many it was queued for. */
-  broadcast(data: string | Buffer, except?: Connection<S>): number {
-    return sendToAll(this.connections.values(), data, except);
+  /** Sends to every open connection on every node (encoded once per node); returns how many on this node it was queued for. */
+  broadcast(data: string | Uint8Array, except?: Connection<S>): number {
+    return this.cluster.broadcast(data, except === undefined ? undefined : { except });
   }
 
   /** Reads the upgrade request from a raw socket (what the server does for each accepted connection). */
@@ -263,6 +278,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
     conn.sendRaw(upgradeResponse(upgrade.key, protocol));
     this.connections.set(conn.id, conn);
+    this.cluster.connectionOpened(conn);
     this.opening = conn;
     try {
       if (this.options.initialState !== undefined) conn.state = this.options.initialState(conn);
@@ -300,12 +316,13 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     await lastValueFrom(drainConnections(this.connections.values(), grace, this.scheduler), { defaultValue: undefined });
     await pendingGone;
     await serverClosed;
+    await this.cluster.close();
   }
 
   /** @internal */
   connectionClosed(conn: Connection<unknown>): void {
     this.connections.delete(conn.id);
-    this.rooms.leaveAll(conn);
+    this.cluster.connectionClosed(conn as Connection<S>);
   }
 
   /** @internal */
@@ -326,7 +343,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
       return {
         status: 200,
         headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-        body: JSON.stringify({ status: 'ok', connections: this.connections.size, rooms: this.rooms.size }),
+        body: JSON.stringify({ status: 'ok', connections: this.connections.size, rooms: this.rooms.size, cluster: this.cluster.health() }),
       };
     }
     try {
