@@ -34,14 +34,15 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startRedis(): Promise<RedisInstance> {
+/** Starts redis-server on `port` (default: a free one). */
+export async function startRedis(port?: number): Promise<RedisInstance> {
   if (!existsSync(REDIS_SERVER) || spawnSync(REDIS_SERVER, ['--version']).status !== 0) {
     throw new Error(`redis-server is required for this test and was not found at ${REDIS_SERVER} (apt-get install redis-server)`);
   }
-  const port = await freePort();
+  port ??= await freePort();
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    const p = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+    const p = spawn(REDIS_SERVER, ['--port', String(port!), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
@@ -52,7 +53,7 @@ export async function startRedis(): Promise<RedisInstance> {
     for (;;) {
       if (p.exitCode !== null) throw new Error(`redis-server exited with ${p.exitCode}: ${log}`);
       try {
-        if ((await sendCommand(port, ['PING'])) === 'PONG') return;
+        if ((await sendCommand(port!, ['PING'])) === 'PONG') return;
       } catch {
         // not listening yet
       }
