@@ -147,7 +147,8 @@ export class LocalCluster<S = Record<string, unknown>> implements ClusterAdapter
     return sendToAll(this.owner.connections(), data, this.localConnection(exceptId));
   }
 
-  sendTo(id: string, data: string | Uint8Array): boolean {
+  // Declared as the interface says, so that a subclass may answer asynchronously.
+  sendTo(id: string, data: string | Uint8Array): boolean | Promise<boolean> {
     return this.owner.connection(id)?.send(data) ?? false;
   }
 

@@ -1,6 +1,6 @@
 import { config, firstValueFrom } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { type Connection, encodeMessage, type ReadyState, type RoomMessage, LocalCluster, WebSocketServer } from '../../src/index.js';
 import { RawClient } from '../support/raw-client.js';
 
@@ -213,5 +213,60 @@ describe('Rooms with real connections', () => {
     expect(conn.readyState).toBe('closing');
     expect(server.rooms.join(conn, 'a')).toBe(false);
     expect(server.rooms.size).toBe(0);
+  });
+});
+
+describe('LocalCluster as the default adapter', () => {
+  it('keeps the state type of members and of RoomMessage.from, and accepts a Uint8Array like send', () => {
+    interface User {
+      name: string;
+    }
+    const rooms = new LocalCluster<User>();
+    const a = member('a') as unknown as Connection<User> & FakeMember;
+    rooms.join(a, 'r');
+    const names: string[] = [];
+    rooms.messages$('r').subscribe((m) => names.push(m.from?.state.name ?? '-'));
+    for (const m of rooms.membersOf('r')) expectTypeOf(m.state).toEqualTypeOf<User>();
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect(rooms.publish('r', bytes)).toBe(1);
+    expect(a.frames[0]).toEqual(Buffer.from([0x82, 3, 1, 2, 3]));
+    expect(names).toEqual(['-']);
+  });
+
+  it('tells a listener when the node starts and stops caring about a room (members or messages$ subscribers)', () => {
+    const events: string[] = [];
+    const rooms = new LocalCluster<unknown>(undefined, (room, interested) => events.push(`${room}:${interested}`));
+    const a = member('a');
+    const b = member('b');
+    rooms.join(a, 'r');
+    rooms.join(b, 'r');
+    const watching = rooms.messages$('r').subscribe();
+    rooms.leave(a, 'r');
+    rooms.leaveAll(b);
+    expect(events).toEqual(['r:true']);
+    expect([...rooms.watchedRooms()]).toEqual(['r']);
+    watching.unsubscribe();
+    expect(events).toEqual(['r:true', 'r:false']);
+    const watch = rooms.messages$('w').subscribe();
+    rooms.join(a, 'w');
+    watch.unsubscribe();
+    rooms.leave(a, 'w');
+    expect(events).toEqual(['r:true', 'r:false', 'w:true', 'w:false']);
+  });
+
+  it('deliverPublish / deliverBroadcast: another node\'s message takes the same fan-out, except by id, with fromId in messages$', () => {
+    const [a, b] = [member('a'), member('b')];
+    const byId = new Map([[a.id, a], [b.id, b]]);
+    const rooms = new LocalCluster<unknown>({ connection: (id) => byId.get(id), connections: () => byId.values(), report: () => {} });
+    rooms.join(a, 'r');
+    rooms.join(b, 'r');
+    const seen: RoomMessage<unknown>[] = [];
+    rooms.messages$('r').subscribe((m) => seen.push(m));
+    expect(rooms.deliverPublish('r', 'remote', 'far-away', 'a')).toBe(1);
+    expect(a.frames).toHaveLength(0);
+    expect(b.frames[0]).toEqual(encodeMessage('remote'));
+    expect(seen).toEqual([{ room: 'r', data: 'remote', from: undefined, fromId: 'far-away' }]);
+    expect(rooms.deliverBroadcast('all', undefined)).toBe(2);
+    expect(a.frames[0]).toBe(b.frames[1]);
   });
 });
