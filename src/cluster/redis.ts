@@ -309,6 +309,8 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
       autoResubscribe: false,
       retryStrategy: reconnectDelay,
       connectTimeout: 2000,
+      // A Redis that hangs (rather than drops the link) must not hang a join or a send either.
+      commandTimeout: 2000,
       enableAutoPipelining: true,
       lazyConnect: false,
     };
