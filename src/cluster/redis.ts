@@ -409,6 +409,7 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
 
   /** Room interest from LocalCluster: listen to a room's channel only while this node has members or watchers. */
   private interest(room: string, interested: boolean): void {
+    if (!interested) this.subscribing.delete(room);
     const sub = this.sub;
     if (sub === undefined || !this.isUp()) return; // onReady subscribes to what is interesting then
     const channel = `${this.prefix}r:${room}`;
@@ -416,7 +417,6 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
       const subscribed = sub.subscribe(channel).catch(ignore);
       this.subscribing.set(room, subscribed);
     } else {
-      this.subscribing.delete(room);
       sub.unsubscribe(channel).catch(ignore);
     }
   }
@@ -439,7 +439,11 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
   /** Publishes once to Redis, or drops (and counts) when Redis is down or too far behind: never a queue. */
   private send(channel: string, kind: Kind, room: string, data: string | Uint8Array, options: PublishOptions<S> | undefined): void {
     const pub = this.pub;
-    if (pub === undefined || !this.isUp() || !this.admit()) return;
+    if (pub === undefined || !this.isUp()) {
+      this.dropped++;
+      return;
+    }
+    if (!this.admit()) return;
     const envelope = encodeEnvelope(kind, this.nodeId, room, data, options?.from?.id, options?.except?.id);
     pub.publish(channel, envelope).then(this.settled, this.failed);
   }

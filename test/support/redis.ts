@@ -18,6 +18,9 @@ export interface RedisInstance {
   kill(): Promise<void>;
   /** Starts it again on the same port (empty: there is no persistence). */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that hangs with its connections open. */
+  pause(): void;
+  resume(): void;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
 }
@@ -66,6 +69,7 @@ export async function startRedis(port?: number): Promise<RedisInstance> {
     proc = undefined;
     if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
     const exited = once(p, 'exit');
+    p.kill('SIGCONT'); // a paused Redis must be able to handle SIGTERM
     p.kill(signal);
     await exited;
   };
@@ -76,6 +80,8 @@ export async function startRedis(port?: number): Promise<RedisInstance> {
     command: (...args) => sendCommand(port, args.map(String)),
     kill: () => exit('SIGKILL'),
     restart: launch,
+    pause: () => proc?.kill('SIGSTOP'),
+    resume: () => proc?.kill('SIGCONT'),
     stop: () => exit('SIGTERM'),
   };
 }
