@@ -357,7 +357,9 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
         this.linkChanged(true, '');
       },
       () => {
-        // A link dropped while registering: its next 'ready' starts over.
+        // A link dropped (its next 'ready' starts over) or Redis stalled past the command timeout
+        // with the links still up: try again shortly, or the others would take this node for dead.
+        if (!this.closed) setTimeout(() => this.onReady(), 1000).unref();
       },
     );
   }
