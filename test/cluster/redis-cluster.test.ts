@@ -1,12 +1,47 @@
 // The Redis adapter's failure behaviour, driven directly (a minimal owner with
 // no connections) against a real redis-server: unreachable, and hung.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClusterOwner } from '../../src/cluster/adapter.js';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import type { ClusterOwner, RoomMessage } from '../../src/cluster/adapter.js';
+import type { Connection } from '../../src/server/connection.js';
 import { RedisCluster, type RedisClusterOptions } from '../../src/cluster/redis.js';
 import { allKeys, eventually } from '../support/cluster.js';
 import { freePort, type RedisInstance, startRedis } from '../support/redis.js';
 
 const owner: ClusterOwner<unknown> = { connection: () => undefined, connections: () => [], report: (err) => { throw err; } };
+
+describe('RedisCluster', () => {
+  let redis: RedisInstance | undefined;
+  const adapters: RedisCluster<unknown>[] = [];
+  afterEach(async () => {
+    await Promise.all(adapters.splice(0).map((a) => a.close()));
+    await redis?.stop();
+    redis = undefined;
+  });
+
+  it("a room's messages$ on a node without members emits every node's publishes, text and binary, with the publisher's id", async () => {
+    redis = await startRedis();
+    const ups: Promise<void>[] = [];
+    const node = () => {
+      let up!: () => void;
+      ups.push(new Promise<void>((resolve) => (up = resolve)));
+      const a = new RedisCluster(owner, { url: redis!.url, onLinkChange: (isUp) => isUp && up() });
+      adapters.push(a);
+      return a;
+    };
+    const [a, b] = [node(), node()];
+    await Promise.all(ups);
+    const seen = firstValueFrom(b.messages$('watched').pipe(take(2), toArray()));
+    await b.members('watched'); // resolves once b listens to the room
+    const from = { id: 'publisher-1' } as Connection<unknown>;
+    expect(a.publish('watched', 'text', { from })).toBe(0); // no member anywhere; watchers still hear it
+    a.publish('watched', new Uint8Array([1, 2, 3]));
+    expect(await seen).toEqual<RoomMessage<unknown>[]>([
+      { room: 'watched', data: 'text', from: undefined, fromId: 'publisher-1' },
+      { room: 'watched', data: Buffer.from([1, 2, 3]), from: undefined, fromId: undefined },
+    ]);
+  });
+});
 
 describe('RedisCluster when Redis fails', () => {
   let redis: RedisInstance | undefined;
