@@ -131,7 +131,8 @@ function sendError(replies: Replies, code: string, message: string, ref: Ref): v
  * the other way round. Without waiting replies, each is sent at once.
  */
 class Replies {
-  private tail: Promise<void> = Promise.resolve();
+  // Created with the first waiting reply: an idle connection costs no Promise.
+  private tail: Promise<void> | undefined;
   private waiting = 0;
 
   constructor(private readonly conn: Connection<unknown>) {}
@@ -156,6 +157,8 @@ class Replies {
           this.conn.send(errorText('internal_error', 'the cluster could not answer', undefined));
         },
       )
-      .finally(() => this.waiting--);
+      .finally(() => {
+        if (--this.waiting === 0) this.tail = undefined;
+      });
   }
 }
