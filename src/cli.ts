@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { config as rxjsConfig } from 'rxjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { parseRedisUrl, redisCluster } from './cluster/redis.js';
 import { demoPage } from './demo.js';
 import { echo } from './echo.js';
 import { relay } from './relay.js';
@@ -54,7 +55,18 @@ const argv = yargs(hideBin(process.argv))
   .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) file: serve wss:// and https:// (with --tls-key)' })
   .option('tls-key', { type: 'string', describe: 'PEM private key file of --tls-cert' })
   .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
+  .option('redis', { type: 'string', describe: 'join the cluster of every rxws node on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss://)' })
+  .option('cluster', { type: 'string', default: 'rxws', describe: 'cluster name, so that several clusters can share one Redis (with --redis)' })
   .check((args) => {
+    if (Array.isArray(args.redis)) throw new Error('--redis given more than once');
+    if (args.redis !== undefined) {
+      try {
+        parseRedisUrl(String(args.redis));
+      } catch (err) {
+        throw new Error(`--redis: ${(err as Error).message}`);
+      }
+    }
+    if (args.cluster === '') throw new Error('--cluster needs a non-empty NAME');
     if (args.port > 65535) throw new Error(`--port must be at most 65535, got ${args.port}`);
     if (args._.length > 0) throw new Error(`unexpected argument "${String(args._[0])}"`);
     return true;
@@ -104,6 +116,7 @@ const server = new WebSocketServer({
   shutdownGrace: argv['shutdown-grace'],
   maxHeadSize: argv['max-head-size'],
   maxHeaders: argv['max-headers'],
+  cluster: argv.redis !== undefined ? redisCluster({ url: argv.redis, name: argv.cluster }) : undefined,
   onRequest:
     !argv.echo && argv.demo
       ? (request) =>

@@ -2,7 +2,11 @@
 // behaviours of the rxws command, and the RxJS operators of the pipeline.
 export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './server/server.js';
 export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions, type SendResult } from './server/connection.js';
-export { Rooms, type RoomMessage, type PublishOptions, encodeMessage, sendToAll } from './server/rooms.js';
+export { encodeMessage, sendToAll } from './server/rooms.js';
+export type { Rooms, RoomMessage, PublishOptions, ClusterAdapter, ClusterOwner, ClusterFactory, ClusterHealth } from './cluster/adapter.js';
+export { LocalCluster, localCluster, type RoomInterestListener } from './cluster/local.js';
+// ioredis is loaded only when a redisCluster is created, never by this import.
+export { redisCluster, parseRedisUrl, RedisCluster, type RedisClusterOptions } from './cluster/redis.js';
 export { relay, type RelayOptions } from './relay.js';
 export { echo, type EchoOptions } from './echo.js';
 export { fromSocket } from './streams/fromSocket.js';

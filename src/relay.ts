@@ -23,78 +23,82 @@ export function relay<S>(server: WebSocketServer<S>, options: RelayOptions = {})
   const limit = options.rateLimit ?? 0;
   return server.connections$.subscribe((conn) => {
     conn.send(`{"type":"welcome","id":${JSON.stringify(conn.id)}}`);
+    const replies = new Replies(conn);
     let commands$: Observable<Message> = conn.incoming$;
     if (limit > 0) {
       commands$ = commands$.pipe(
         rateLimit<Message>({
           limit,
           burst: limit,
-          onLimited: () => sendError(conn, 'rate_limited', `more than ${limit} messages per second; excess dropped`, undefined),
+          onLimited: () => sendError(replies, 'rate_limited', `more than ${limit} messages per second; excess dropped`, undefined),
           onDrop: () => server.stats.droppedRateLimited++,
         }),
       );
     }
-    commands$.subscribe((message) => handleCommand(server, conn, message));
+    commands$.subscribe((message) => handleCommand(server, conn, replies, message));
   });
 }
 
-function handleCommand<S>(server: WebSocketServer<S>, conn: Connection<S>, message: Message): void {
-  if (message.opcode !== Opcode.Text) return sendError(conn, 'unsupported', 'binary messages are not supported in relay mode', undefined);
+function handleCommand<S>(server: WebSocketServer<S>, conn: Connection<S>, replies: Replies, message: Message): void {
+  if (message.opcode !== Opcode.Text) return sendError(replies, 'unsupported', 'binary messages are not supported in relay mode', undefined);
   let command: unknown;
   try {
     command = JSON.parse(message.payload.toString('utf8'));
   } catch {
-    return sendError(conn, 'bad_json', 'message is not valid JSON', undefined);
+    return sendError(replies, 'bad_json', 'message is not valid JSON', undefined);
   }
   if (typeof command !== 'object' || command === null || Array.isArray(command)) {
-    return sendError(conn, 'bad_json', 'message is not a JSON object', undefined);
+    return sendError(replies, 'bad_json', 'message is not a JSON object', undefined);
   }
   const cmd = command as Command;
   const ref = cmd.ref;
   if (ref !== undefined && typeof ref !== 'string' && typeof ref !== 'number') {
-    return sendError(conn, 'bad_command', '"ref" must be a string or a number', undefined);
+    return sendError(replies, 'bad_command', '"ref" must be a string or a number', undefined);
   }
   switch (cmd.type) {
     case 'join': {
       const room = roomOf(cmd);
-      if (room === undefined) return badRoom(conn, ref);
+      if (room === undefined) return badRoom(replies, ref);
       server.rooms.join(conn, room);
-      return reply(conn, { type: 'joined', room, members: server.rooms.count(room) }, ref);
+      // Cluster-wide count, once this node hears every node's publishes to the room.
+      return replies.later(server.rooms.members(room).then((members) => replyText({ type: 'joined', room, members }, ref)));
     }
     case 'leave': {
       const room = roomOf(cmd);
-      if (room === undefined) return badRoom(conn, ref);
+      if (room === undefined) return badRoom(replies, ref);
       server.rooms.leave(conn, room);
-      return reply(conn, { type: 'left', room, members: server.rooms.count(room) }, ref);
+      return replies.later(server.rooms.members(room).then((members) => replyText({ type: 'left', room, members }, ref)));
     }
     case 'publish': {
       const room = roomOf(cmd);
-      if (room === undefined) return badRoom(conn, ref);
-      if (!('data' in cmd)) return missingData(conn, ref);
-      const text = messageText(conn, { type: 'message', room, from: conn.id, data: cmd.data }, ref);
+      if (room === undefined) return badRoom(replies, ref);
+      if (!('data' in cmd)) return missingData(replies, ref);
+      const text = messageText(replies, { type: 'message', room, from: conn.id, data: cmd.data }, ref);
       if (text !== undefined) server.rooms.publish(room, text, { from: conn });
       return;
     }
     case 'broadcast': {
-      if (!('data' in cmd)) return missingData(conn, ref);
-      const text = messageText(conn, { type: 'message', from: conn.id, data: cmd.data }, ref);
+      if (!('data' in cmd)) return missingData(replies, ref);
+      const text = messageText(replies, { type: 'message', from: conn.id, data: cmd.data }, ref);
       if (text !== undefined) server.broadcast(text);
       return;
     }
     case 'send': {
       const to = cmd.to;
-      if (typeof to !== 'string') return sendError(conn, 'bad_command', '"to" must be a connection id (string)', ref);
-      if (!('data' in cmd)) return missingData(conn, ref);
-      const text = messageText(conn, { type: 'message', from: conn.id, data: cmd.data }, ref);
+      if (typeof to !== 'string') return sendError(replies, 'bad_command', '"to" must be a connection id (string)', ref);
+      if (!('data' in cmd)) return missingData(replies, ref);
+      const text = messageText(replies, { type: 'message', from: conn.id, data: cmd.data }, ref);
       if (text === undefined) return;
-      if (!server.sendTo(to, text)) {
-        return sendError(conn, 'unknown_connection', `no connection with id ${JSON.stringify(to)}`, ref);
-      }
-      return reply(conn, { type: 'sent', to }, ref);
+      const sent = server.sendTo(to, text);
+      const answer = (ok: boolean) =>
+        ok ? replyText({ type: 'sent', to }, ref) : errorText('unknown_connection', `no connection with id ${JSON.stringify(to)}`, ref);
+      // Answered here when this node holds the id (or there is no cluster); otherwise the cluster is asked.
+      if (typeof sent === 'boolean') return replies.send(answer(sent));
+      return replies.later(sent.then(answer));
     }
     default:
       return sendError(
-        conn,
+        replies,
         'bad_command',
         typeof cmd.type === 'string' ? `unknown command type ${JSON.stringify(cmd.type)}` : 'missing "type"',
         ref,
@@ -110,29 +114,70 @@ function roomOf(cmd: Command): string | undefined {
   return room;
 }
 
-const badRoom = (conn: Connection<unknown>, ref: Ref) =>
-  sendError(conn, 'bad_command', '"room" must be a non-empty string of at most 256 characters', ref);
-const missingData = (conn: Connection<unknown>, ref: Ref) => sendError(conn, 'bad_command', 'missing "data"', ref);
+const badRoom = (replies: Replies, ref: Ref) =>
+  sendError(replies, 'bad_command', '"room" must be a non-empty string of at most 256 characters', ref);
+const missingData = (replies: Replies, ref: Ref) => sendError(replies, 'bad_command', 'missing "data"', ref);
 
 /**
  * The relayed message as JSON, or undefined after a bad_command reply: JSON.parse
  * accepts any depth, but JSON.stringify recurses and overflows the stack on
  * deeply nested data (a few KB of brackets are enough).
  */
-function messageText(conn: Connection<unknown>, body: Record<string, unknown>, ref: Ref): string | undefined {
+function messageText(replies: Replies, body: Record<string, unknown>, ref: Ref): string | undefined {
   try {
     return JSON.stringify(body);
   } catch {
-    sendError(conn, 'bad_command', '"data" is nested too deeply to relay', ref);
+    sendError(replies, 'bad_command', '"data" is nested too deeply to relay', ref);
     return undefined;
   }
 }
 
-function reply(conn: Connection<unknown>, body: Record<string, unknown>, ref: Ref): void {
+function replyText(body: Record<string, unknown>, ref: Ref): string {
   if (ref !== undefined) body.ref = ref;
-  conn.send(JSON.stringify(body));
+  return JSON.stringify(body);
 }
 
-function sendError(conn: Connection<unknown>, code: string, message: string, ref: Ref): void {
-  reply(conn, { type: 'error', code, message }, ref);
+const errorText = (code: string, message: string, ref: Ref): string => replyText({ type: 'error', code, message }, ref);
+
+function sendError(replies: Replies, code: string, message: string, ref: Ref): void {
+  replies.send(errorText(code, message, ref));
+}
+
+/**
+ * A connection's direct replies, in the order of its commands: a reply that
+ * waits for the cluster (a member count, a send to another node) holds back
+ * the replies after it, so a `joined` never overtakes an earlier reply nor
+ * the other way round. Without waiting replies, each is sent at once.
+ */
+class Replies {
+  // Created with the first waiting reply: an idle connection costs no Promise.
+  private tail: Promise<void> | undefined;
+  private waiting = 0;
+
+  constructor(private readonly conn: Connection<unknown>) {}
+
+  send(text: string): void {
+    if (this.waiting === 0) this.conn.send(text);
+    else this.later(Promise.resolve(text));
+  }
+
+  later(text: Promise<string>): void {
+    this.waiting++;
+    const previous = this.tail;
+    this.tail = text
+      .then(
+        async (reply) => {
+          await previous;
+          this.conn.send(reply);
+        },
+        // The adapters' Promises do not reject; if one ever does, the command still gets an answer.
+        async () => {
+          await previous;
+          this.conn.send(errorText('internal_error', 'the cluster could not answer', undefined));
+        },
+      )
+      .finally(() => {
+        if (--this.waiting === 0) this.tail = undefined;
+      });
+  }
 }

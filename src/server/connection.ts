@@ -157,8 +157,6 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** Random (96 bits, URL-safe base64): unguessable, and unique across processes and nodes. */
   readonly id: string = newConnectionId();
   private appState: S | undefined;
-  /** @internal rooms this connection is in (kept by Rooms) */
-  roomNames: Set<string> | null = null;
 
   private phase = OPEN;
   private readonly outbound: Outbound;

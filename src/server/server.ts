@@ -24,7 +24,6 @@ import { GuardedObservable } from './guarded.js';
 import { destroySocket } from './destroy-socket.js';
 import { heartbeat } from '../streams/heartbeat.js';
 import { ServerStats } from './stats.js';
-import { Rooms, sendToAll } from './rooms.js';
 import {
   attachToHttpServer,
   ConnectionRequest,
@@ -33,6 +32,8 @@ import {
   type PathMatcher,
   requestHeadOf,
 } from './upgrade.js';
+import type { ClusterAdapter, ClusterOwner, Rooms } from '../cluster/adapter.js';
+import { localCluster } from '../cluster/local.js';
 
 /** A plain HTTP response for a non-upgrade request. */
 export interface HttpResponse {
@@ -110,6 +111,8 @@ export interface ServerOptions<S> {
   readonly metrics?: Registry;
   /** Scheduler for the heartbeat and shutdown timers (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
+  /** What spans rooms, broadcast and send-by-id, e.g. `redisCluster({ url })`. Default: this process only. */
+  readonly cluster?: (owner: ClusterOwner<S>) => ClusterAdapter<S>;
 }
 
 export interface ConnectionError<S> {
@@ -134,7 +137,8 @@ function onPendingError(this: Socket): void {
 // No `implements ConnectionOwner, StatsSource`: their methods are internal (stripped from the
 // published types); passing `this` to Connection and registerServerMetrics checks them all the same.
 export class WebSocketServer<S = Record<string, unknown>> {
-  readonly rooms: Rooms;
+  /** Pub/sub rooms (spanning the cluster, with a `cluster` option). */
+  readonly rooms: Rooms<S>;
   /** Every connection as it opens (after its 101 response). Completes when the server has closed. */
   readonly connections$: Observable<Connection<S>>;
   /** Protocol errors of peers and faults of application code. Completes when the server has closed. */
@@ -159,10 +163,17 @@ export class WebSocketServer<S = Record<string, unknown>> {
   /** @internal counters behind the metrics (kept whether or not they are exported: integer increments). */
   readonly stats = new ServerStats();
   private readonly metricsRegistered: Promise<void> | undefined;
+  private readonly cluster: ClusterAdapter<S>;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
-    this.rooms = new Rooms((err) => this.report(err, undefined));
+    const connections = this.openConnections;
+    this.cluster = (options.cluster ?? localCluster)({
+      connection: (id) => connections.get(id),
+      connections: () => connections.values(),
+      report: (err) => this.report(err, undefined),
+    });
+    this.rooms = this.cluster;
     const pending = this.pending;
     this.onPendingClose = function (this: Socket) {
       pending.delete(this);
@@ -299,14 +310,18 @@ export class WebSocketServer<S = Record<string, unknown>> {
     return this.openConnections.get(id);
   }
 
-  /** Sends to the connection with this id; false if there is none (or it is not open). */
-  sendTo(id: string, data: string | Buffer): boolean {
-    return this.openConnections.get(id)?.send(data) ?? false;
+  /**
+   * Sends to the connection with this id, on whichever node holds it; false if
+   * there is none (or it is not open). A Promise when another node had to be
+   * asked (only with a cluster): `await` it.
+   */
+  sendTo(id: string, data: string | Uint8Array): boolean | Promise<boolean> {
+    return this.cluster.sendTo(id, data);
   }
 
-  /** Sends to every open connection (encoded once); returns how many it was queued for. */
-  broadcast(data: string | Buffer, except?: Connection<S>): number {
-    return sendToAll(this.openConnections.values(), data, except);
+  /** Sends to every open connection on every node (encoded once per node); returns how many on this node it was queued for. */
+  broadcast(data: string | Uint8Array, except?: Connection<S>): number {
+    return this.cluster.broadcast(data, except === undefined ? undefined : { except });
   }
 
   /** Reads the request head from a raw socket (what the server does for each accepted connection). */
@@ -449,6 +464,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
     conn.sendRaw(upgradeResponse(upgrade.key, protocol));
     this.openConnections.set(conn.id, conn);
+    this.cluster.connectionOpened(conn);
     this.opening = conn;
     const previousOwner = beginAttribution(conn);
     try {
@@ -510,6 +526,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
     await lastValueFrom(drainConnections(this.openConnections.values(), grace, this.scheduler), { defaultValue: undefined });
     await pendingGone;
     await serverClosed;
+    await this.cluster.close();
     this.connectionSubject.complete();
     this.errorSubject.complete();
   }
@@ -518,7 +535,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
   connectionClosed(conn: Connection<unknown>, event: CloseEvent): void {
     this.stats.connectionClosed(event.code, conn.socket.bytesRead, conn.socket.bytesWritten);
     this.openConnections.delete(conn.id);
-    this.rooms.leaveAll(conn);
+    this.cluster.connectionClosed(conn as Connection<S>);
   }
 
   /** @internal */
@@ -539,7 +556,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
       return {
         status: 200,
         headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-        body: JSON.stringify({ status: 'ok', connections: this.openConnections.size, rooms: this.rooms.size }),
+        body: JSON.stringify({ status: 'ok', connections: this.openConnections.size, rooms: this.rooms.size, cluster: this.cluster.health() }),
       };
     }
     const registry = this.options.metrics;

@@ -1,13 +1,12 @@
 import { config, firstValueFrom } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Connection, encodeMessage, type ReadyState, type RoomMessage, Rooms, WebSocketServer } from '../../src/index.js';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { type Connection, encodeMessage, type ReadyState, type RoomMessage, LocalCluster, WebSocketServer } from '../../src/index.js';
 import { RawClient } from '../support/raw-client.js';
 
-/** Just what Rooms uses of a Connection: its state, its room index, and sendFrame. */
+/** Just what LocalCluster's rooms use of a Connection: its readyState and sendFrame. */
 class FakeMember {
   readyState: ReadyState = 'open';
-  roomNames: Set<string> | null = null;
   readonly frames: Buffer[] = [];
   constructor(readonly id: string) {}
   sendFrame(frame: Buffer): boolean {
@@ -21,7 +20,7 @@ const member = (id: string) => new FakeMember(id) as unknown as Connection<unkno
 
 describe('Rooms', () => {
   it('join adds a member once (idempotent) and indexes the room on the connection', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const a = member('a');
     const b = member('b');
     expect(rooms.join(a, 'r')).toBe(true);
@@ -39,7 +38,7 @@ describe('Rooms', () => {
   });
 
   it('leave removes one membership, reports whether there was one, and drops the room when it empties', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const a = member('a');
     const b = member('b');
     rooms.join(a, 'r');
@@ -56,7 +55,7 @@ describe('Rooms', () => {
   });
 
   it('leaveAll removes a connection from every room it is in, dropping emptied rooms, and leaves others alone', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const a = member('a');
     const b = member('b');
     for (const r of ['x', 'y', 'z']) rooms.join(a, r);
@@ -74,7 +73,7 @@ describe('Rooms', () => {
   });
 
   it('refuses to let a closing or closed connection join (returns false, changes nothing)', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const closing = member('closing');
     closing.readyState = 'closing';
     const closed = member('closed');
@@ -83,11 +82,11 @@ describe('Rooms', () => {
     expect(rooms.join(closed, 'r')).toBe(false);
     expect(rooms.size).toBe(0);
     expect(rooms.count('r')).toBe(0);
-    expect(closed.roomNames).toBeNull();
+    expect(rooms.roomsOf(closed).size).toBe(0);
   });
 
   it('publish encodes once and hands the same frame Buffer to every member, except the one named', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const [a, b, c, outsider] = [member('a'), member('b'), member('c'), member('o')];
     for (const m of [a, b, c]) rooms.join(m, 'r');
     const spies = [a, b, c, outsider].map((m) => vi.spyOn(m, 'sendFrame'));
@@ -104,7 +103,7 @@ describe('Rooms', () => {
   });
 
   it('publish of a Buffer sends one binary frame to all members; to an unknown room it reaches nobody', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const a = member('a');
     const b = member('b');
     rooms.join(a, 'bin');
@@ -117,7 +116,7 @@ describe('Rooms', () => {
   });
 
   it('publish counts only the members that accepted the frame (a member past its budget is skipped)', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const a = member('a');
     const full = member('full');
     full.sendFrame = () => false;
@@ -128,9 +127,9 @@ describe('Rooms', () => {
   });
 
   it('messages$(room) emits a RoomMessage for each publish to that room, from its subscription on', () => {
-    const rooms = new Rooms();
+    const rooms = new LocalCluster<unknown>();
     const from = member('sender');
-    const seen: RoomMessage[] = [];
+    const seen: RoomMessage<unknown>[] = [];
     rooms.publish('r', 'before'); // nobody listening yet
     const sub = rooms.messages$('r').subscribe((m) => seen.push(m));
     rooms.publish('r', 'text', { from });
@@ -140,8 +139,8 @@ describe('Rooms', () => {
     sub.unsubscribe();
     rooms.publish('r', 'after');
     expect(seen).toEqual([
-      { room: 'r', data: 'text', from },
-      { room: 'r', data: bin, from: undefined },
+      { room: 'r', data: 'text', from, fromId: 'sender' },
+      { room: 'r', data: bin, from: undefined, fromId: undefined },
     ]);
   });
 
@@ -151,7 +150,7 @@ describe('Rooms', () => {
     const saved = config.onUnhandledError;
     config.onUnhandledError = unhandled;
     try {
-      const rooms = new Rooms();
+      const rooms = new LocalCluster<unknown>();
       const a = member('a');
       rooms.join(a, 'r');
       const seen: string[] = [];
@@ -214,5 +213,60 @@ describe('Rooms with real connections', () => {
     expect(conn.readyState).toBe('closing');
     expect(server.rooms.join(conn, 'a')).toBe(false);
     expect(server.rooms.size).toBe(0);
+  });
+});
+
+describe('LocalCluster as the default adapter', () => {
+  it('keeps the state type of members and of RoomMessage.from, and accepts a Uint8Array like send', () => {
+    interface User {
+      name: string;
+    }
+    const rooms = new LocalCluster<User>();
+    const a = member('a') as unknown as Connection<User> & FakeMember;
+    rooms.join(a, 'r');
+    const names: string[] = [];
+    rooms.messages$('r').subscribe((m) => names.push(m.from?.state.name ?? '-'));
+    for (const m of rooms.membersOf('r')) expectTypeOf(m.state).toEqualTypeOf<User>();
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect(rooms.publish('r', bytes)).toBe(1);
+    expect(a.frames[0]).toEqual(Buffer.from([0x82, 3, 1, 2, 3]));
+    expect(names).toEqual(['-']);
+  });
+
+  it('tells a listener when the node starts and stops caring about a room (members or messages$ subscribers)', () => {
+    const events: string[] = [];
+    const rooms = new LocalCluster<unknown>(undefined, (room, interested) => events.push(`${room}:${interested}`));
+    const a = member('a');
+    const b = member('b');
+    rooms.join(a, 'r');
+    rooms.join(b, 'r');
+    const watching = rooms.messages$('r').subscribe();
+    rooms.leave(a, 'r');
+    rooms.leaveAll(b);
+    expect(events).toEqual(['r:true']);
+    expect([...rooms.watchedRooms()]).toEqual(['r']);
+    watching.unsubscribe();
+    expect(events).toEqual(['r:true', 'r:false']);
+    const watch = rooms.messages$('w').subscribe();
+    rooms.join(a, 'w');
+    watch.unsubscribe();
+    rooms.leave(a, 'w');
+    expect(events).toEqual(['r:true', 'r:false', 'w:true', 'w:false']);
+  });
+
+  it('deliverPublish / deliverBroadcast: another node\'s message takes the same fan-out, except by id, with fromId in messages$', () => {
+    const [a, b] = [member('a'), member('b')];
+    const byId = new Map([[a.id, a], [b.id, b]]);
+    const rooms = new LocalCluster<unknown>({ connection: (id) => byId.get(id), connections: () => byId.values(), report: () => {} });
+    rooms.join(a, 'r');
+    rooms.join(b, 'r');
+    const seen: RoomMessage<unknown>[] = [];
+    rooms.messages$('r').subscribe((m) => seen.push(m));
+    expect(rooms.deliverPublish('r', 'remote', 'far-away', 'a')).toBe(1);
+    expect(a.frames).toHaveLength(0);
+    expect(b.frames[0]).toEqual(encodeMessage('remote'));
+    expect(seen).toEqual([{ room: 'r', data: 'remote', from: undefined, fromId: 'far-away' }]);
+    expect(rooms.deliverBroadcast('all', undefined)).toBe(2);
+    expect(a.frames[0]).toBe(b.frames[1]);
   });
 });
