@@ -10,6 +10,8 @@ import { echo } from './echo.js';
 import { relay } from './relay.js';
 import { WebSocketServer } from './server/server.js';
 import { parseSize } from './size.js';
+import { IpcHub, ipcCluster } from './cluster/ipc.js';
+import { followPrimary, isWorker, reportListening, superviseWorkers, workerHealth, workerPort } from './cluster/workers.js';
 
 const fail = (message: string): never => {
   process.stderr.write(`rxws: ${message}\n`);
@@ -49,6 +51,7 @@ const argv = yargs(hideBin(process.argv))
   .option('close-timeout', { type: 'string', default: '5000', describe: 'ms to wait for a close reply before ending the socket', coerce: nonNegativeInt('close-timeout') })
   .option('shutdown-grace', { type: 'string', default: '5000', describe: 'ms that SIGINT/SIGTERM waits for close replies', coerce: nonNegativeInt('shutdown-grace') })
   .option('max-head-size', { type: 'string', default: '16kb', describe: 'largest upgrade request head; larger gets 431', coerce: size('max-head-size') })
+  .option('workers', { type: 'string', default: '1', describe: 'processes sharing the port, as one server (rooms span them)', coerce: nonNegativeInt('workers') })
   .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
   .option('redis', { type: 'string', describe: 'join the cluster of every rxws node on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss://)' })
   .option('cluster', { type: 'string', default: 'rxws', describe: 'cluster name, so that several clusters can share one Redis (with --redis)' })
@@ -63,6 +66,7 @@ const argv = yargs(hideBin(process.argv))
     }
     if (args.cluster === '') throw new Error('--cluster needs a non-empty NAME');
     if (args.port > 65535) throw new Error(`--port must be at most 65535, got ${args.port}`);
+    if (args.workers < 1) throw new Error(`--workers must be at least 1, got ${args.workers}`);
     if (args._.length > 0) throw new Error(`unexpected argument "${String(args._[0])}"`);
     return true;
   })
@@ -77,49 +81,77 @@ rxjsConfig.onUnhandledError = (err) => console.error('rxws: unhandled error in a
 process.on('uncaughtException', (err) => console.error('rxws: uncaught exception:', err));
 process.on('unhandledRejection', (err) => console.error('rxws: unhandled rejection:', err));
 
-const server = new WebSocketServer({
-  port: argv.port,
-  host: argv.host,
-  maxMessageSize: argv['max-message-size'],
-  maxConnections: argv['max-connections'],
-  allowOrigins: argv['allow-origin'],
-  maxBufferedBytes: argv['max-buffered'],
-  slowConsumer: argv['slow-consumer'],
-  handshakeTimeout: argv['handshake-timeout'],
-  heartbeatInterval: argv['heartbeat-interval'],
-  closeTimeout: argv['close-timeout'],
-  shutdownGrace: argv['shutdown-grace'],
-  maxHeadSize: argv['max-head-size'],
-  maxHeaders: argv['max-headers'],
-  cluster: argv.redis !== undefined ? redisCluster({ url: argv.redis, name: argv.cluster }) : undefined,
-  onRequest:
-    !argv.echo && argv.demo
-      ? (request) =>
-          request.path === '/' && (request.method === 'GET' || request.method === 'HEAD')
-            ? { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: demoPage }
-            : undefined
-      : undefined,
-});
-
-if (argv.echo) echo(server, { rateLimit: argv['rate-limit'] ?? 0 });
-else relay(server, { rateLimit: argv['rate-limit'] ?? 1000 });
-
-server.listen().then(
-  (address) => {
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    process.stdout.write(`listening on ws://${host}:${address.port}\n`);
-  },
-  (err: Error) => fail(`cannot listen on ${argv.host}:${argv.port}: ${err.message}`),
-);
-
-let stopping = false;
-const shutdown = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write(`rxws: ${signal}: closing connections\n`);
-  // Never hang past the grace period plus the close timeout.
-  setTimeout(() => process.exit(0), argv['shutdown-grace'] + argv['close-timeout'] + 1000).unref();
-  server.close().then(() => process.exit(0));
+const listeningLine = (address: { address: string; family: string; port: number }) => {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  process.stdout.write(`listening on ws://${host}:${address.port}\n`);
 };
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
+// Never hang past the grace period plus the close timeout.
+const shutdownDeadline = argv['shutdown-grace'] + argv['close-timeout'] + 1000;
+
+if (argv.workers > 1 && !isWorker()) {
+  // The primary of --workers N: supervises and relays, no WebSocket work.
+  const supervisor = superviseWorkers({
+    workers: argv.workers,
+    onListening: listeningLine,
+    // With Redis the workers meet there like any other nodes; without it, through the primary.
+    hub: argv.redis === undefined ? new IpcHub() : undefined,
+    shutdownTimeout: shutdownDeadline,
+    log: (line) => process.stderr.write(`rxws: ${line}\n`),
+  });
+  supervisor.done.then((code) => process.exit(code));
+  const shutdown = (signal: string) => {
+    process.stderr.write(`rxws: ${signal}: closing connections\n`);
+    void supervisor.shutdown();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+} else serve();
+
+function serve(): void {
+  const server = new WebSocketServer({
+    port: workerPort(argv.port),
+    host: argv.host,
+    maxMessageSize: argv['max-message-size'],
+    maxConnections: argv['max-connections'],
+    allowOrigins: argv['allow-origin'],
+    maxBufferedBytes: argv['max-buffered'],
+    slowConsumer: argv['slow-consumer'],
+    handshakeTimeout: argv['handshake-timeout'],
+    heartbeatInterval: argv['heartbeat-interval'],
+    closeTimeout: argv['close-timeout'],
+    shutdownGrace: argv['shutdown-grace'],
+    maxHeadSize: argv['max-head-size'],
+    maxHeaders: argv['max-headers'],
+    cluster: argv.redis !== undefined ? redisCluster({ url: argv.redis, name: argv.cluster }) : isWorker() ? ipcCluster : undefined,
+    healthFields: isWorker() ? workerHealth : undefined,
+    onRequest:
+      !argv.echo && argv.demo
+        ? (request) =>
+            request.path === '/' && (request.method === 'GET' || request.method === 'HEAD')
+              ? { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: demoPage }
+              : undefined
+        : undefined,
+  });
+
+  if (argv.echo) echo(server, { rateLimit: argv['rate-limit'] ?? 0 });
+  else relay(server, { rateLimit: argv['rate-limit'] ?? 1000 });
+
+  server.listen().then(
+    (address) => (isWorker() ? reportListening(address) : listeningLine(address)),
+    (err: Error) => fail(`cannot listen on ${argv.host}:${argv.port}: ${err.message}`),
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (!isWorker()) process.stderr.write(`rxws: ${signal}: closing connections\n`);
+    setTimeout(() => process.exit(0), shutdownDeadline).unref();
+    server.close().then(() => process.exit(0));
+  };
+  if (isWorker()) followPrimary(shutdown);
+  else {
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  }
+}
