@@ -2,7 +2,8 @@
 // the port and behave as one server; the listening line is printed once;
 // SIGTERM to the primary shuts every worker down gracefully, exit 0. Each
 // worker answers /healthz for itself, with a `worker` field saying which.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisInstance, startRedis } from '../support/redis.js';
 import { type RunningServer, runCli as run, startServer } from '../support/server.js';
 import { closeAll, pollUntil, relayClient, type WsClient } from '../support/ws-client.js';
 
@@ -11,6 +12,7 @@ interface WorkerHealth {
   connections: number;
   rooms: number;
   worker: { id: number; pid: number };
+  cluster?: { redis: string; nodes: number };
 }
 
 const servers: RunningServer[] = [];
@@ -62,6 +64,67 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** A room spans the workers: cluster-wide members counts, every publish reaches every member once and in order. */
+async function roomSpansWorkers(s: RunningServer): Promise<void> {
+  const conns = await open(s, 10);
+  // Joins answered one after another report 1, 2, 3, … whichever worker answers.
+  for (const [i, c] of conns.entries()) {
+    const { reply } = await c.request({ type: 'join', room: 'lobby' });
+    expect(reply).toMatchObject({ type: 'joined', room: 'lobby', members: i + 1 });
+  }
+  const byWorker = await workerHealth(s, (m) => m.size === 2);
+  for (const h of byWorker.values()) expect(h.rooms).toBe(1); // members on both workers
+
+  // Two publishers, each with its own sequence, interleaved.
+  const [p1, p2] = conns;
+  const N = 50;
+  for (let i = 0; i < N; i++) {
+    p1!.send({ type: 'publish', room: 'lobby', data: { p: 1, i } });
+    p2!.send({ type: 'publish', room: 'lobby', data: { p: 2, i } });
+  }
+  for (const c of conns) {
+    const messages = await c.take(2 * N, 10_000);
+    for (const m of messages) expect(m).toMatchObject({ type: 'message', room: 'lobby' });
+    for (const [p, from] of [[1, p1!.id], [2, p2!.id]] as const) {
+      const mine = messages.filter((m) => m.data.p === p);
+      expect(mine.map((m) => m.data.i)).toEqual(Array.from({ length: N }, (_, i) => i));
+      for (const m of mine) expect(m.from).toBe(from);
+    }
+  }
+  // Nothing more: exactly once.
+  for (const c of conns) expect(await c.sync()).toEqual([]);
+
+  // Leaves count cluster-wide too.
+  const { reply } = await conns[9]!.request({ type: 'leave', room: 'lobby' });
+  expect(reply).toMatchObject({ type: 'left', room: 'lobby', members: 9 });
+}
+
+/** Broadcast and send-by-id reach connections on the other worker exactly once. */
+async function broadcastAndSendSpanWorkers(s: RunningServer): Promise<void> {
+  const conns = await open(s, 8);
+  await workerHealth(s, (m) => m.size === 2 && [...m.values()].every((h) => h.connections > 0));
+  const [sender] = conns;
+
+  sender!.send({ type: 'broadcast', data: 'hello all' });
+  for (const c of conns) expect(await c.next()).toEqual({ type: 'message', from: sender!.id, data: 'hello all' });
+
+  // The sender's own message (it sends to itself too) arrives among its replies.
+  const toSender = [];
+  for (const [i, c] of conns.entries()) {
+    const { reply, before } = await sender!.request({ type: 'send', to: c.id, data: { n: i } });
+    expect(reply).toMatchObject({ type: 'sent', to: c.id });
+    toSender.push(...before);
+  }
+  expect([...toSender, ...(await sender!.sync())]).toEqual([{ type: 'message', from: sender!.id, data: { n: 0 } }]);
+  for (const [i, c] of conns.entries()) {
+    if (i === 0) continue;
+    expect([await c.next(), ...(await c.sync())]).toEqual([{ type: 'message', from: sender!.id, data: { n: i } }]);
+  }
+
+  const { reply } = await conns[1]!.request({ type: 'send', to: 'no-such-id', data: 1 });
+  expect(reply).toMatchObject({ type: 'error', code: 'unknown_connection' });
+}
+
 describe('rxws --workers: flags', () => {
   it('--help lists --workers', async () => {
     const r = await run(['--help']);
@@ -96,64 +159,11 @@ describe('rxws --workers 2', () => {
   });
 
   it('a room spans the workers: cluster-wide members counts, every publish reaches every member once and in order', async () => {
-    const s = await start();
-    const conns = await open(s, 10);
-    // Joins answered one after another report 1, 2, 3, … whichever worker answers.
-    for (const [i, c] of conns.entries()) {
-      const { reply } = await c.request({ type: 'join', room: 'lobby' });
-      expect(reply).toMatchObject({ type: 'joined', room: 'lobby', members: i + 1 });
-    }
-    const byWorker = await workerHealth(s, (m) => m.size === 2);
-    for (const h of byWorker.values()) expect(h.rooms).toBe(1); // members on both workers
-
-    // Two publishers, each with its own sequence, interleaved.
-    const [p1, p2] = conns;
-    const N = 50;
-    for (let i = 0; i < N; i++) {
-      p1!.send({ type: 'publish', room: 'lobby', data: { p: 1, i } });
-      p2!.send({ type: 'publish', room: 'lobby', data: { p: 2, i } });
-    }
-    for (const c of conns) {
-      const messages = await c.take(2 * N, 10_000);
-      for (const m of messages) expect(m).toMatchObject({ type: 'message', room: 'lobby' });
-      for (const [p, from] of [[1, p1!.id], [2, p2!.id]] as const) {
-        const mine = messages.filter((m) => m.data.p === p);
-        expect(mine.map((m) => m.data.i)).toEqual(Array.from({ length: N }, (_, i) => i));
-        for (const m of mine) expect(m.from).toBe(from);
-      }
-    }
-    // Nothing more: exactly once.
-    for (const c of conns) expect(await c.sync()).toEqual([]);
-
-    // Leaves count cluster-wide too.
-    const { reply } = await conns[9]!.request({ type: 'leave', room: 'lobby' });
-    expect(reply).toMatchObject({ type: 'left', room: 'lobby', members: 9 });
+    await roomSpansWorkers(await start());
   });
 
   it('broadcast and send-by-id reach connections on the other worker exactly once', async () => {
-    const s = await start();
-    const conns = await open(s, 8);
-    await workerHealth(s, (m) => m.size === 2 && [...m.values()].every((h) => h.connections > 0));
-    const [sender] = conns;
-
-    sender!.send({ type: 'broadcast', data: 'hello all' });
-    for (const c of conns) expect(await c.next()).toEqual({ type: 'message', from: sender!.id, data: 'hello all' });
-
-    // The sender's own message (it sends to itself too) arrives among its replies.
-    const toSender = [];
-    for (const [i, c] of conns.entries()) {
-      const { reply, before } = await sender!.request({ type: 'send', to: c.id, data: { n: i } });
-      expect(reply).toMatchObject({ type: 'sent', to: c.id });
-      toSender.push(...before);
-    }
-    expect([...toSender, ...(await sender!.sync())]).toEqual([{ type: 'message', from: sender!.id, data: { n: 0 } }]);
-    for (const [i, c] of conns.entries()) {
-      if (i === 0) continue;
-      expect([await c.next(), ...(await c.sync())]).toEqual([{ type: 'message', from: sender!.id, data: { n: i } }]);
-    }
-
-    const { reply } = await conns[1]!.request({ type: 'send', to: 'no-such-id', data: 1 });
-    expect(reply).toMatchObject({ type: 'error', code: 'unknown_connection' });
+    await broadcastAndSendSpanWorkers(await start());
   });
 
   it('a worker SIGKILLed is replaced; the other worker and its connections carry on; its members leave the counts', async () => {
@@ -212,5 +222,36 @@ describe('rxws --workers 2', () => {
     expect(s.stdout().match(/listening on ws:\/\//g)).toHaveLength(1);
     // Every worker is gone with the primary.
     for (const h of workers.values()) expect(isRunning(h.worker.pid)).toBe(false);
+  });
+});
+
+describe('rxws --workers 2 --redis URL', () => {
+  let redis: RedisInstance;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('the workers are two nodes of the Redis cluster: rooms, counts, broadcast and send span them', async () => {
+    const s = await start(['--redis', redis.url, '--cluster', 'workers-test']);
+    // Each worker answers for itself and sees both nodes through Redis.
+    const byWorker = await workerHealth(s, (m) => m.size === 2 && [...m.values()].every((h) => h.cluster?.nodes === 2));
+    for (const h of byWorker.values()) expect(h.cluster).toEqual({ redis: 'up', nodes: 2 });
+    await roomSpansWorkers(s);
+    await broadcastAndSendSpanWorkers(s);
+  });
+
+  it('SIGTERM to the primary: every worker leaves Redis before it exits; exit 0', async () => {
+    const s = await start(['--redis', redis.url, '--cluster', 'workers-leave']);
+    const conns = await open(s, 4);
+    for (const c of conns) await c.request({ type: 'join', room: 'r' });
+    await workerHealth(s, (m) => m.size === 2 && [...m.values()].every((h) => h.rooms === 1 && h.cluster?.nodes === 2));
+    expect(((await redis.command('KEYS', 'rxws:workers-leave:*')) as string[]).length).toBeGreaterThan(0);
+    const code = s.stop('SIGTERM');
+    for (const c of conns) expect((await c.closed).code).toBe(1001);
+    expect(await code).toBe(0);
+    expect(await redis.command('KEYS', 'rxws:workers-leave:*')).toEqual([]);
   });
 });
