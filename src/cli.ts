@@ -11,7 +11,7 @@ import { relay } from './relay.js';
 import { WebSocketServer } from './server/server.js';
 import { parseSize } from './size.js';
 import { IpcHub, ipcCluster } from './cluster/ipc.js';
-import { followPrimary, isWorker, reportListening, superviseWorkers, workerHealth, workerPort } from './cluster/workers.js';
+import { followPrimary, isWorker, reportListenFailure, reportListening, superviseWorkers, workerHealth, workerPort } from './cluster/workers.js';
 
 const fail = (message: string): never => {
   process.stderr.write(`rxws: ${message}\n`);
@@ -138,7 +138,11 @@ function serve(): void {
 
   server.listen().then(
     (address) => (isWorker() ? reportListening(address) : listeningLine(address)),
-    (err: Error) => fail(`cannot listen on ${argv.host}:${argv.port}: ${err.message}`),
+    (err: Error) => {
+      const message = `cannot listen on ${argv.host}:${argv.port}: ${err.message}`;
+      if (isWorker()) reportListenFailure(message);
+      else fail(message);
+    },
   );
 
   let stopping = false;

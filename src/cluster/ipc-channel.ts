@@ -18,6 +18,8 @@ export type Payload = string | Uint8Array;
 /** Worker → primary. */
 export type ToPrimary =
   | { readonly t: 'listening'; readonly address: BoundAddress }
+  /** The worker cannot listen (e.g. the port is taken): the primary reports it once and ends the start. */
+  | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'drained' }
   | { readonly t: 'opened'; readonly id: string }
   /** A connection closed; `rooms` are the rooms it was still in. */

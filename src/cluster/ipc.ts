@@ -103,6 +103,7 @@ export class IpcHub {
         return link.post({ t: 'reply', seq: message.seq, value: holder !== undefined && holder !== from });
       }
       case 'listening':
+      case 'failed':
       case 'drained':
         return; // the supervisor's
     }

@@ -90,6 +90,12 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
         announced = true;
         options.onListening(message.address);
       }
+    } else if (message.t === 'failed') {
+      // Every worker would fail the same way (the primary binds for them all): one line, exit 2, as a single process does.
+      if (stopping !== undefined) return;
+      log(message.message);
+      exitCode = 2;
+      stopping = stopAll();
     } else if (message.t === 'drained') {
       state.drained = true;
       closeDrained();
@@ -172,6 +178,11 @@ export function workerHealth(): { worker: { id: number; pid: number } } {
 /** Worker side: tells the primary where this worker listens (the primary prints the one listening line). */
 export function reportListening(address: BoundAddress): void {
   primaryChannel().post({ t: 'listening', address: { address: address.address, family: address.family, port: address.port } });
+}
+
+/** Worker side: this worker cannot listen; the primary says so once and ends the start (this worker is then told to close). */
+export function reportListenFailure(message: string): void {
+  primaryChannel().post({ t: 'failed', message });
 }
 
 /**

@@ -2,6 +2,7 @@
 // the port and behave as one server; the listening line is printed once;
 // SIGTERM to the primary shuts every worker down gracefully, exit 0. Each
 // worker answers /healthz for itself, with a `worker` field saying which.
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisInstance, startRedis } from '../support/redis.js';
 import { type RunningServer, runCli as run, startServer } from '../support/server.js';
@@ -138,6 +139,22 @@ describe('rxws --workers: flags', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('--workers');
+  });
+});
+
+describe('rxws --workers 2: a port already taken', () => {
+  it('one line on stderr (not one per worker), exit 2', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (holder.address() as net.AddressInfo).port;
+      const r = await run(['--host', '127.0.0.1', '--port', String(port), '--workers', '2']);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('EADDRINUSE')]);
+    } finally {
+      holder.close();
+    }
   });
 });
 
