@@ -141,6 +141,7 @@ export class IpcCluster<S = Record<string, unknown>> implements ClusterAdapter<S
   private readonly pending = new Map<number, { resolve: (value: number | boolean) => void; fallback: number | boolean }>();
   private readonly subscription: Subscription;
   private nextSeq = 0;
+  private closed = false;
 
   constructor(
     private readonly owner: ClusterOwner<S>,
@@ -166,11 +167,14 @@ export class IpcCluster<S = Record<string, unknown>> implements ClusterAdapter<S
         }
       }
     });
-    // The primary is gone: nobody will answer; settle what waits with this worker's own answer.
-    process.once('disconnect', () => {
-      for (const { resolve, fallback } of this.pending.values()) resolve(fallback);
-      this.pending.clear();
-    });
+    // The primary is gone: nobody will answer.
+    process.once('disconnect', () => this.settlePending());
+  }
+
+  /** Settles every request still waiting for the primary with this worker's own answer. */
+  private settlePending(): void {
+    for (const { resolve, fallback } of this.pending.values()) resolve(fallback);
+    this.pending.clear();
   }
 
   get size(): number {
@@ -249,13 +253,15 @@ export class IpcCluster<S = Record<string, unknown>> implements ClusterAdapter<S
   }
 
   close(): Promise<void> {
+    this.closed = true;
     this.subscription.unsubscribe();
+    this.settlePending();
     return this.local.close();
   }
 
   /** Sends a request to the primary; resolves with its reply, or `fallback` when there is no primary to answer. */
   private ask(request: Extract<ToPrimary, { seq: number }>, fallback: number | boolean): Promise<number | boolean> {
-    if (!this.primary.connected) return Promise.resolve(fallback);
+    if (this.closed || !this.primary.connected) return Promise.resolve(fallback);
     const seq = ++this.nextSeq;
     return new Promise((resolve) => {
       this.pending.set(seq, { resolve, fallback });

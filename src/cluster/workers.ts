@@ -12,6 +12,8 @@ import type { IpcHub } from './ipc.js';
 /** Environment of a forked worker: its slot, and (once known) the port every worker shares. */
 const SLOT_ENV = 'RXWS_WORKER_SLOT';
 const PORT_ENV = 'RXWS_WORKER_PORT';
+/** How long the shutdown barrier waits for a worker's `drained` (ms). */
+const DRAIN_TIMEOUT = 1000;
 
 export interface SupervisorOptions {
   /** How many workers to keep running (≥ 1). */
@@ -20,7 +22,7 @@ export interface SupervisorOptions {
   readonly onListening: (address: BoundAddress) => void;
   /** Relays rooms, broadcast and send-by-id between workers (without Redis). */
   readonly hub?: IpcHub;
-  /** After a shutdown began, workers still running this long later are killed (ms). */
+  /** Workers still running this long after they were told to close are killed (ms). */
   readonly shutdownTimeout: number;
   readonly backoff?: BackoffOptions;
   /** A line for the operator (stderr). */
@@ -91,9 +93,14 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
         options.onListening(message.address);
       }
     } else if (message.t === 'failed') {
-      // Every worker would fail the same way (the primary binds for them all): one line, exit 2, as a single process does.
       if (stopping !== undefined) return;
       log(message.message);
+      if (announced) {
+        // A replacement that cannot listen: it closes, and its exit is restarted with backoff like any other.
+        state.link.post({ t: 'close' });
+        return;
+      }
+      // At start every worker would fail the same way (the primary binds for them all): one line, exit 2, as a single process does.
       exitCode = 2;
       stopping = stopAll();
     } else if (message.t === 'drained') {
@@ -139,11 +146,11 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
     setTimeout(() => {
       for (const r of running.values()) r.drained = true;
       closeDrained();
-    }, 1000).unref();
-    // Past the timeout, what still runs is killed: the command must end.
+    }, DRAIN_TIMEOUT).unref();
+    // Past the timeout (counted from the close), what still runs is killed: the command must end.
     setTimeout(() => {
       for (const r of running.values()) r.worker.process.kill('SIGKILL');
-    }, options.shutdownTimeout).unref();
+    }, DRAIN_TIMEOUT + options.shutdownTimeout).unref();
     return done.then(() => undefined);
   };
 
