@@ -51,10 +51,10 @@ const argv = yargs(hideBin(process.argv))
   .option('close-timeout', { type: 'string', default: '5000', describe: 'ms to wait for a close reply before ending the socket', coerce: nonNegativeInt('close-timeout') })
   .option('shutdown-grace', { type: 'string', default: '5000', describe: 'ms that SIGINT/SIGTERM waits for close replies', coerce: nonNegativeInt('shutdown-grace') })
   .option('max-head-size', { type: 'string', default: '16kb', describe: 'largest upgrade request head; larger gets 431', coerce: size('max-head-size') })
-  .option('workers', { type: 'string', default: '1', describe: 'processes sharing the port, as one server (rooms span them)', coerce: nonNegativeInt('workers') })
   .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
   .option('redis', { type: 'string', describe: 'join the cluster of every rxws node on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss://)' })
   .option('cluster', { type: 'string', default: 'rxws', describe: 'cluster name, so that several clusters can share one Redis (with --redis)' })
+  .option('workers', { type: 'string', default: '1', describe: 'processes sharing the port, as one server (rooms span them)', coerce: nonNegativeInt('workers') })
   .check((args) => {
     if (Array.isArray(args.redis)) throw new Error('--redis given more than once');
     if (args.redis !== undefined) {
