@@ -12,6 +12,8 @@ import { relay } from './relay.js';
 import { WebSocketServer } from './server/server.js';
 import { parseSize } from './size.js';
 import { loadTlsFiles } from './tls.js';
+import { IpcHub, ipcCluster } from './cluster/ipc.js';
+import { followPrimary, isWorker, reportListenFailure, reportListening, superviseWorkers, workerHealth, workerPort } from './cluster/workers.js';
 
 const fail = (message: string): never => {
   process.stderr.write(`rxws: ${message}\n`);
@@ -57,6 +59,7 @@ const argv = yargs(hideBin(process.argv))
   .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
   .option('redis', { type: 'string', describe: 'join the cluster of every rxws node on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss://)' })
   .option('cluster', { type: 'string', default: 'rxws', describe: 'cluster name, so that several clusters can share one Redis (with --redis)' })
+  .option('workers', { type: 'string', default: '1', describe: 'processes sharing the port, as one server (rooms span them)', coerce: nonNegativeInt('workers') })
   .check((args) => {
     if (Array.isArray(args.redis)) throw new Error('--redis given more than once');
     if (args.redis !== undefined) {
@@ -68,6 +71,7 @@ const argv = yargs(hideBin(process.argv))
     }
     if (args.cluster === '') throw new Error('--cluster needs a non-empty NAME');
     if (args.port > 65535) throw new Error(`--port must be at most 65535, got ${args.port}`);
+    if (args.workers < 1) throw new Error(`--workers must be at least 1, got ${args.workers}`);
     if (args._.length > 0) throw new Error(`unexpected argument "${String(args._[0])}"`);
     return true;
   })
@@ -93,60 +97,92 @@ process.on('uncaughtException', (err) => {
 });
 process.on('unhandledRejection', (err) => console.error('rxws: unhandled rejection:', err));
 
-const metrics = argv.metrics ? new Registry() : undefined;
-if (metrics !== undefined) {
-  collectDefaultMetrics({ register: metrics });
-  // Gauges named *_total fail `promtool check metrics`; the per-type series without the suffix stay.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) metrics.removeSingleMetric(name);
-}
-
-const server = new WebSocketServer({
-  metrics,
-  port: argv.port,
-  host: argv.host,
-  tls: tlsFiles,
-  maxMessageSize: argv['max-message-size'],
-  maxConnections: argv['max-connections'] || undefined, // 0 = unlimited, like every other numeric flag's 0 = off
-  allowOrigins: argv['allow-origin'],
-  maxBufferedBytes: argv['max-buffered'],
-  slowConsumer: argv['slow-consumer'],
-  handshakeTimeout: argv['handshake-timeout'],
-  heartbeatInterval: argv['heartbeat-interval'],
-  closeTimeout: argv['close-timeout'],
-  shutdownGrace: argv['shutdown-grace'],
-  maxHeadSize: argv['max-head-size'],
-  maxHeaders: argv['max-headers'],
-  cluster: argv.redis !== undefined ? redisCluster({ url: argv.redis, name: argv.cluster }) : undefined,
-  onRequest:
-    !argv.echo && argv.demo
-      ? (request) =>
-          request.path === '/' && (request.method === 'GET' || request.method === 'HEAD')
-            ? { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: demoPage }
-            : undefined
-      : undefined,
-});
-
-if (argv.echo) echo(server, { rateLimit: argv['rate-limit'] ?? 0 });
-else relay(server, { rateLimit: argv['rate-limit'] ?? 1000 });
-
-server.listen().then(
-  (address) => {
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    process.stdout.write(`listening on ${tlsFiles ? 'wss' : 'ws'}://${host}:${address.port}\n`);
-  },
-  (err: Error) => fail(`cannot listen on ${argv.host}:${argv.port}: ${err.message}`),
-);
-
+const listeningLine = (address: { address: string; family: string; port: number }) => {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  process.stdout.write(`listening on ${tlsFiles ? 'wss' : 'ws'}://${host}:${address.port}\n`);
+};
+// Never hang past the grace period plus the close timeout.
+const shutdownDeadline = argv['shutdown-grace'] + argv['close-timeout'] + 1000;
 let stopping = false;
 let exitCode = 0;
+// What SIGINT/SIGTERM (and an uncaught exception) stop: the supervisor of --workers, or this process's server.
+let stop: () => void = () => process.exit(exitCode);
 function shutdown(reason: string, code = 0): void {
   exitCode = Math.max(exitCode, code);
   if (stopping) return;
   stopping = true;
-  process.stderr.write(`rxws: ${reason}: closing connections\n`);
-  // Never hang past the grace period plus the close timeout.
-  setTimeout(() => process.exit(exitCode), argv['shutdown-grace'] + argv['close-timeout'] + 1000).unref();
-  server.close().then(() => process.exit(exitCode));
+  if (!isWorker()) process.stderr.write(`rxws: ${reason}: closing connections\n`);
+  setTimeout(() => process.exit(exitCode), shutdownDeadline).unref();
+  stop();
 }
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+if (argv.workers > 1 && !isWorker()) {
+  // The primary of --workers N: supervises and relays, no WebSocket work.
+  const supervisor = superviseWorkers({
+    workers: argv.workers,
+    onListening: listeningLine,
+    // With Redis the workers meet there like any other nodes; without it, through the primary.
+    hub: argv.redis === undefined ? new IpcHub() : undefined,
+    shutdownTimeout: shutdownDeadline,
+    log: (line) => process.stderr.write(`rxws: ${line}\n`),
+  });
+  supervisor.done.then((code) => process.exit(Math.max(code, exitCode)));
+  stop = () => void supervisor.shutdown();
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+} else serve();
+
+function serve(): void {
+  const metrics = argv.metrics ? new Registry() : undefined;
+  if (metrics !== undefined) {
+    collectDefaultMetrics({ register: metrics });
+    // Gauges named *_total fail `promtool check metrics`; the per-type series without the suffix stay.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) metrics.removeSingleMetric(name);
+  }
+
+  const server = new WebSocketServer({
+    metrics,
+    port: workerPort(argv.port),
+    host: argv.host,
+    tls: tlsFiles,
+    maxMessageSize: argv['max-message-size'],
+    maxConnections: argv['max-connections'] || undefined, // 0 = unlimited, like every other numeric flag's 0 = off
+    allowOrigins: argv['allow-origin'],
+    maxBufferedBytes: argv['max-buffered'],
+    slowConsumer: argv['slow-consumer'],
+    handshakeTimeout: argv['handshake-timeout'],
+    heartbeatInterval: argv['heartbeat-interval'],
+    closeTimeout: argv['close-timeout'],
+    shutdownGrace: argv['shutdown-grace'],
+    maxHeadSize: argv['max-head-size'],
+    maxHeaders: argv['max-headers'],
+    cluster: argv.redis !== undefined ? redisCluster({ url: argv.redis, name: argv.cluster }) : isWorker() ? ipcCluster : undefined,
+    healthFields: isWorker() ? workerHealth : undefined,
+    onRequest:
+      !argv.echo && argv.demo
+        ? (request) =>
+            request.path === '/' && (request.method === 'GET' || request.method === 'HEAD')
+              ? { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: demoPage }
+              : undefined
+        : undefined,
+  });
+
+  if (argv.echo) echo(server, { rateLimit: argv['rate-limit'] ?? 0 });
+  else relay(server, { rateLimit: argv['rate-limit'] ?? 1000 });
+
+  server.listen().then(
+    (address) => (isWorker() ? reportListening(address) : listeningLine(address)),
+    (err: Error) => {
+      const message = `cannot listen on ${argv.host}:${argv.port}: ${err.message}`;
+      if (isWorker()) reportListenFailure(message);
+      else fail(message);
+    },
+  );
+
+  stop = () => void server.close().then(() => process.exit(exitCode));
+  if (isWorker()) followPrimary((signal) => shutdown(signal));
+  else {
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  }
+}

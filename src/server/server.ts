@@ -100,6 +100,8 @@ export interface ServerOptions<S> {
   readonly onClose?: (conn: Connection<S>, event: CloseEvent) => void;
   /** Protocol errors of peers, and exceptions in application code (the connection is then closed with 1011). */
   readonly onError?: (err: unknown, conn: Connection<S> | undefined) => void;
+  /** Extra fields of the built-in GET /healthz answer (e.g. which worker answered). */
+  readonly healthFields?: () => Record<string, unknown>;
   /** Answers plain HTTP requests (GET /healthz is built in), maybe asynchronously; undefined → 404, an exception → 500. */
   readonly onRequest?: (request: RequestHead) => HttpResponse | undefined | PromiseLike<HttpResponse | undefined>;
   /**
@@ -556,7 +558,13 @@ export class WebSocketServer<S = Record<string, unknown>> {
       return {
         status: 200,
         headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-        body: JSON.stringify({ status: 'ok', connections: this.openConnections.size, rooms: this.rooms.size, cluster: this.cluster.health() }),
+        body: JSON.stringify({
+          status: 'ok',
+          connections: this.openConnections.size,
+          rooms: this.rooms.size,
+          cluster: this.cluster.health(),
+          ...this.options.healthFields?.(),
+        }),
       };
     }
     const registry = this.options.metrics;

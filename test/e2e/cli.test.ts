@@ -1,34 +1,12 @@
 // The `rxws` command line: flags, errors, the listening line, signals and
 // size parsing, as fixed by /work/shared/PROTOCOL.md ("Starting it").
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeClientFrame, RawClient } from '../support/raw-client.js';
-import { CLI, type RunningServer, startServer } from '../support/server.js';
+import { type RunningServer, runCli, startServer } from '../support/server.js';
 import { canConnect, closeAll, relayClient, WsClient } from '../support/ws-client.js';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the command to completion (killed after `timeoutMs`, which fails the test through a null code). */
-function run(args: string[], timeoutMs = 10_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const run = runCli;
 
 /** A port that was free a moment ago. */
 async function freePort(): Promise<number> {
