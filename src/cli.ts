@@ -48,6 +48,8 @@ const argv = yargs(hideBin(process.argv))
   .option('close-timeout', { type: 'string', default: '5000', describe: 'ms to wait for a close reply before ending the socket', coerce: nonNegativeInt('close-timeout') })
   .option('shutdown-grace', { type: 'string', default: '5000', describe: 'ms that SIGINT/SIGTERM waits for close replies', coerce: nonNegativeInt('shutdown-grace') })
   .option('max-head-size', { type: 'string', default: '16kb', describe: 'largest upgrade request head; larger gets 431', coerce: size('max-head-size') })
+  .option('deflate', { type: 'boolean', default: false, describe: 'accept permessage-deflate (RFC 7692) from clients that offer it' })
+  .option('deflate-threshold', { type: 'string', default: '1kb', describe: 'with --deflate: messages under this size go uncompressed (0 = compress all)', coerce: size('deflate-threshold') })
   .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
   .check((args) => {
     if (args.port > 65535) throw new Error(`--port must be at most 65535, got ${args.port}`);
@@ -79,6 +81,7 @@ const server = new WebSocketServer({
   shutdownGrace: argv['shutdown-grace'],
   maxHeadSize: argv['max-head-size'],
   maxHeaders: argv['max-headers'],
+  perMessageDeflate: argv.deflate ? { threshold: argv['deflate-threshold'] } : false,
   onRequest:
     !argv.echo && argv.demo
       ? (request) =>

@@ -13,6 +13,8 @@ import { handleControlFrames, type ControlFrameHandler } from '../streams/handle
 import type { HeartbeatTarget } from '../streams/heartbeat.js';
 import { limitMessageSize } from '../streams/limitMessageSize.js';
 import { reassembleMessages } from '../streams/reassembleMessages.js';
+import { inflateMessages } from '../streams/inflateMessages.js';
+import type { DeflateSession } from './compression.js';
 
 export interface ConnectionOptions {
   /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */
@@ -148,6 +150,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   private appState: S | undefined;
   /** @internal rooms this connection is in (kept by Rooms) */
   roomNames: Set<string> | null = null;
+  /** @internal permessage-deflate as agreed in the handshake (null: not in use) */
+  deflateSession: DeflateSession | null = null;
 
   private phase = OPEN;
   private queue: Buffer[] | null = null;
@@ -200,14 +204,25 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** @internal */
   subscribeInbound(head: Buffer): void {
     if (this.phase === CLOSED) return;
-    this.inbound = fromSocket(this.socket, head)
-      .pipe(
-        decodeFrames(),
-        limitMessageSize(this.options.maxMessageSize),
-        reassembleMessages(),
-        handleControlFrames(new ConnectionControl(this as Connection<unknown>)),
-      )
-      .subscribe(new InboundSubscriber(this as Connection<unknown>));
+    const deflate = this.deflateSession;
+    const control = handleControlFrames(new ConnectionControl(this as Connection<unknown>));
+    const parts = fromSocket(this.socket, head).pipe(
+      decodeFrames({ allowRsv1: deflate !== null }),
+      limitMessageSize(this.options.maxMessageSize),
+    );
+    this.inbound = (
+      deflate === null
+        ? parts.pipe(reassembleMessages(), control)
+        : parts.pipe(
+            inflateMessages({
+              maxMessageSize: this.options.maxMessageSize,
+              noContextTakeover: deflate.params.clientNoContextTakeover,
+              windowBits: deflate.params.clientMaxWindowBits,
+            }),
+            reassembleMessages(),
+            control,
+          )
+    ).subscribe(new InboundSubscriber(this as Connection<unknown>));
   }
 
   /** Application data for this connection (an empty object unless the server's initialState says otherwise). */
@@ -225,6 +240,11 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** Bytes queued or in the socket's buffer, not yet handed to the kernel. */
   get bufferedAmount(): number {
     return this.queuedBytes + this.socket.writableLength;
+  }
+
+  /** The Sec-WebSocket-Extensions value agreed in the handshake ('' when none). */
+  get extensions(): string {
+    return this.deflateSession?.response ?? '';
   }
 
   get remoteAddress(): string | undefined {
@@ -270,13 +290,18 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** Sends a text (string) or binary (Buffer) message. Returns false if it was not queued. */
   send(data: string | Uint8Array): boolean {
     if (this.phase !== OPEN) return false;
-    if (typeof data === 'string') return this.enqueue(encodeTextFrame(data));
+    if (typeof data === 'string') {
+      const compressed = this.deflateSession?.compress(Opcode.Text, data);
+      return this.enqueue(compressed ?? encodeTextFrame(data));
+    }
     return this.sendMessage(Opcode.Binary, data);
   }
 
   /** Sends a message with an explicit opcode (Text payloads must be valid UTF-8). */
   sendMessage(opcode: number, payload: Uint8Array): boolean {
     if (this.phase !== OPEN) return false;
+    const compressed = this.deflateSession?.compress(opcode, payload);
+    if (compressed != null) return this.enqueue(compressed);
     if (payload.length <= SMALL_PAYLOAD) return this.enqueue(encodeFrame(opcode, payload));
     return this.enqueue(encodeFrameHeader(opcode, payload.length), Buffer.from(payload.buffer, payload.byteOffset, payload.length));
   }
@@ -444,6 +469,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.queue = null;
     this.queuedBytes = 0;
     this.inbound?.unsubscribe();
+    this.deflateSession?.release();
     const received = this.received;
     const sent = this.sent;
     const event: CloseEvent = {

@@ -1,6 +1,7 @@
 import { type Observable, Subject } from 'rxjs';
 import { encodeFrame, encodeTextFrame } from '../protocol/frame-encoder.js';
 import { Opcode } from '../protocol/opcode.js';
+import { FanoutFrames } from './compression.js';
 import type { Connection, MessageData } from './connection.js';
 import { type FaultHandler, GuardedObservable } from './guarded.js';
 
@@ -23,14 +24,15 @@ export const encodeMessage = (data: string | Uint8Array): Buffer =>
   typeof data === 'string' ? encodeTextFrame(data) : encodeFrame(Opcode.Binary, data);
 
 /**
- * Fan-out: `data` framed once, the same bytes queued on every recipient but
- * `except`. Returns how many it was queued for (a slow recipient past its
+ * Fan-out: `data` framed once (plus compressed once for recipients that
+ * agreed permessage-deflate without server context takeover), the same bytes
+ * queued on every recipient but `except`. Returns how many it was queued for (a slow recipient past its
  * budget is skipped, never waited for).
  */
 export function sendToAll(recipients: Iterable<Connection<unknown>>, data: string | Buffer, except?: Connection<unknown>): number {
-  const frame = encodeMessage(data);
+  const frames = new FanoutFrames(data);
   let delivered = 0;
-  for (const conn of recipients) if (conn !== except && conn.sendFrame(frame)) delivered++;
+  for (const conn of recipients) if (conn !== except && conn.sendFrame(frames.frameFor(conn.deflateSession ?? null))) delivered++;
   return delivered;
 }
 

@@ -12,6 +12,13 @@ import {
   validateUpgrade,
   type RequestHead,
 } from '../protocol/handshake.js';
+import {
+  negotiateFromHeader,
+  type PerMessageDeflateOptions,
+  resolveDeflateOptions,
+  type ResolvedDeflateOptions,
+} from '../protocol/extensions/permessage-deflate.js';
+import { DeflateSession } from './compression.js';
 import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
 import { GuardedObservable } from './guarded.js';
@@ -65,6 +72,12 @@ export interface ServerOptions<S> {
   readonly onError?: (err: unknown, conn: Connection<S> | undefined) => void;
   /** Answers plain HTTP requests (GET /healthz is built in); undefined → 404. */
   readonly onRequest?: (request: RequestHead) => HttpResponse | undefined;
+  /**
+   * permessage-deflate (RFC 7692): off by default; `true` for the defaults
+   * (threshold 1 KiB, no context takeover either way: no zlib state per
+   * connection, one compression per fan-out), or options.
+   */
+  readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Scheduler for the heartbeat and shutdown timers (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
 }
@@ -101,6 +114,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   private readonly connectionSubject = new Subject<Connection<S>>();
   private readonly errorSubject = new Subject<ConnectionError<S>>();
   private readonly connectionOptions: ConnectionOptions;
+  private readonly deflateOptions: ResolvedDeflateOptions | null;
   private readonly netServer: net.Server;
   private readonly ownsServer: boolean;
   private readonly scheduler: SchedulerLike;
@@ -113,6 +127,8 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
+    const deflate = options.perMessageDeflate ?? false;
+    this.deflateOptions = deflate === false ? null : resolveDeflateOptions(deflate);
     this.rooms = new Rooms((err) => this.report(err, undefined));
     const pending = this.pending;
     this.onPendingClose = function (this: Socket) {
@@ -259,9 +275,11 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     socket.off('close', this.onPendingClose);
     const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
     socket.setNoDelay(true);
+    const deflate = this.deflateOptions === null ? null : negotiateFromHeader(upgrade.extensions, this.deflateOptions);
     const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, head.target);
+    if (deflate !== null) conn.deflateSession = new DeflateSession(deflate, this.deflateOptions!);
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
-    conn.sendRaw(upgradeResponse(upgrade.key, protocol));
+    conn.sendRaw(upgradeResponse(upgrade.key, protocol, deflate?.response));
     this.connections.set(conn.id, conn);
     this.opening = conn;
     try {
