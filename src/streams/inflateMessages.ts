@@ -100,11 +100,8 @@ class InflateMessagesSubscriber extends Subscriber<FramePart> {
       this.feed(part.payload);
       if (!this.closed && part.fin && part.last) this.end();
     } catch (err) {
-      this.fail(
-        'WS_ERR_INVALID_COMPRESSED',
-        CloseCode.InvalidPayload,
-        `compressed data does not inflate: ${err instanceof ZlibDataError ? err.message : String(err)}`,
-      );
+      if (!(err instanceof ZlibDataError)) throw err;
+      this.fail('WS_ERR_INVALID_COMPRESSED', CloseCode.InvalidPayload, `compressed data does not inflate: ${err.message}`);
     }
   }
 
