@@ -1,5 +1,10 @@
 import zlib from 'node:zlib';
-import type { DeflateAgreement, DeflateParams, ResolvedDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
+import {
+  type DeflateAgreement,
+  type DeflateParams,
+  negotiateFromHeader,
+  type ResolvedDeflateOptions,
+} from '../protocol/extensions/permessage-deflate.js';
 import { pooledInflaterCount, SyncZlib } from '../protocol/extensions/sync-zlib.js';
 import { encodeFrame, encodeTextFrame, frameHeaderLength, writeFrameHeader } from '../protocol/frame-encoder.js';
 import { Opcode } from '../protocol/opcode.js';
@@ -115,6 +120,40 @@ export class DeflateSession {
   release(): void {
     this.ownDeflater?.close();
     this.ownDeflater = null;
+  }
+}
+
+const CACHED_OFFERS = 64;
+const CACHEABLE_OFFER_LENGTH = 256;
+
+/**
+ * Negotiates for a server and hands out sessions. Clients of one kind send the
+ * same offer string (every Chromium sends the same one), so the outcome is
+ * cached per offer, and a session without server context takeover holds no
+ * state of its own: one such session serves every connection that agreed the
+ * same parameters, so an idle deflate connection costs no extra object.
+ *
+ * @internal
+ */
+export class DeflateNegotiator {
+  private readonly cache = new Map<string, { agreement: DeflateAgreement | null; shared: DeflateSession | null }>();
+
+  constructor(readonly options: ResolvedDeflateOptions) {}
+
+  /** The session for a client that sent this Sec-WebSocket-Extensions value; null when declined. */
+  sessionFor(header: string): DeflateSession | null {
+    let entry = this.cache.get(header);
+    if (entry === undefined) {
+      const agreement = negotiateFromHeader(header, this.options);
+      const stateless = agreement !== null && agreement.params.serverNoContextTakeover;
+      entry = { agreement, shared: stateless ? new DeflateSession(agreement, this.options) : null };
+      if (header.length <= CACHEABLE_OFFER_LENGTH) {
+        if (this.cache.size >= CACHED_OFFERS) this.cache.clear(); // bounded whatever offers clients invent
+        this.cache.set(header, entry);
+      }
+    }
+    if (entry.agreement === null) return null;
+    return entry.shared ?? new DeflateSession(entry.agreement, this.options);
   }
 }
 

@@ -12,13 +12,8 @@ import {
   validateUpgrade,
   type RequestHead,
 } from '../protocol/handshake.js';
-import {
-  negotiateFromHeader,
-  type PerMessageDeflateOptions,
-  resolveDeflateOptions,
-  type ResolvedDeflateOptions,
-} from '../protocol/extensions/permessage-deflate.js';
-import { DeflateSession } from './compression.js';
+import { type PerMessageDeflateOptions, resolveDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
+import { DeflateNegotiator } from './compression.js';
 import { type CloseEvent, Connection, type ConnectionOptions, type ConnectionOwner, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
 import { GuardedObservable } from './guarded.js';
@@ -114,7 +109,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   private readonly connectionSubject = new Subject<Connection<S>>();
   private readonly errorSubject = new Subject<ConnectionError<S>>();
   private readonly connectionOptions: ConnectionOptions;
-  private readonly deflateOptions: ResolvedDeflateOptions | null;
+  private readonly deflate: DeflateNegotiator | null;
   private readonly netServer: net.Server;
   private readonly ownsServer: boolean;
   private readonly scheduler: SchedulerLike;
@@ -128,7 +123,7 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
     const deflate = options.perMessageDeflate ?? false;
-    this.deflateOptions = deflate === false ? null : resolveDeflateOptions(deflate);
+    this.deflate = deflate === false ? null : new DeflateNegotiator(resolveDeflateOptions(deflate));
     this.rooms = new Rooms((err) => this.report(err, undefined));
     const pending = this.pending;
     this.onPendingClose = function (this: Socket) {
@@ -275,9 +270,9 @@ export class WebSocketServer<S = Record<string, unknown>> implements ConnectionO
     socket.off('close', this.onPendingClose);
     const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
     socket.setNoDelay(true);
-    const deflate = this.deflateOptions === null ? null : negotiateFromHeader(upgrade.extensions, this.deflateOptions);
+    const deflate = this.deflate?.sessionFor(upgrade.extensions) ?? null;
     const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, head.target);
-    if (deflate !== null) conn.deflateSession = new DeflateSession(deflate, this.deflateOptions!);
+    conn.deflateSession = deflate;
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
     conn.sendRaw(upgradeResponse(upgrade.key, protocol, deflate?.response));
     this.connections.set(conn.id, conn);

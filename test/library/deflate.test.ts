@@ -3,7 +3,7 @@
 // that every message echoes intact whatever the compression and fragmentation.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { echo, type PerMessageDeflateOptions, WebSocketServer } from '../../src/index.js';
+import { type Connection, echo, type PerMessageDeflateOptions, WebSocketServer } from '../../src/index.js';
 import { negotiateFromHeader, resolveDeflateOptions } from '../../src/protocol/extensions/permessage-deflate.js';
 import { DeflateSession, FanoutFrames } from '../../src/server/compression.js';
 import { BROWSER_OFFER, DeflateCodec, extensionsHeader, nextMessage, parseAnswer } from '../support/deflate-client.js';
@@ -118,6 +118,30 @@ describe('fan-out encoding', () => {
     for (const m of got) expect(m.payload.toString()).toBe(text);
     expect(got[0]!.wireBytes).toBe(got[1]!.wireBytes);
     expect(got[0]!.wireBytes).toBeLessThan(text.length / 10);
+  });
+});
+
+describe('per-connection state', () => {
+  it('connections that agreed without server context takeover share one stateless session; with it, each has its own', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0, perMessageDeflate: { serverNoContextTakeover: false }, shutdownGrace: 100 });
+    servers.push(server);
+    const conns: Connection[] = [];
+    server.connections$.subscribe((conn) => conns.push(conn));
+    const { port } = await server.listen();
+    for (const offer of ['permessage-deflate; server_no_context_takeover', 'permessage-deflate; server_no_context_takeover', 'permessage-deflate', 'permessage-deflate']) {
+      await connect(port, offer);
+    }
+    const deadline = Date.now() + 5000;
+    while (conns.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(conns.map((c) => c.extensions)).toEqual([
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+      'permessage-deflate; client_no_context_takeover',
+      'permessage-deflate; client_no_context_takeover',
+    ]);
+    expect(conns[0]!.deflateSession).toBe(conns[1]!.deflateSession);
+    expect(conns[2]!.deflateSession).not.toBe(conns[3]!.deflateSession);
+    expect(conns[2]!.deflateSession).not.toBeNull();
   });
 });
 
