@@ -175,36 +175,28 @@ function compressShared(opcode: number, payload: Buffer, bits: number, options: 
  * Any fan-out (rooms, broadcast, a cluster adapter) calls this.
  */
 export class FanoutFrames {
-  private readonly payload: Buffer | null;
+  private readonly opcode: number;
   private plain: Buffer | null = null;
+  /** Compressed frames by server window bits (in practice one entry). */
   private compressed: Buffer[] | null = null;
+  private size = -1;
+  private bytes: Buffer | null;
 
-  constructor(
-    private readonly data: string | Buffer,
-    private readonly opcode: number = typeof data === 'string' ? Opcode.Text : Opcode.Binary,
-  ) {
-    // A short string never needs its bytes outside the plain frame; only measure it.
-    this.payload = typeof data === 'string' ? null : data;
+  constructor(private readonly data: string | Buffer) {
+    this.opcode = typeof data === 'string' ? Opcode.Text : Opcode.Binary;
+    this.bytes = typeof data === 'string' ? null : data; // a string is encoded only if something compresses it
   }
 
   /** The frame for a recipient with this session (null: none agreed). */
   frameFor(session: DeflateSession | null): Buffer {
-    if (session !== null && session.sharesFrames && this.byteLength() >= session.threshold) {
-      const key = session.sharedKey;
-      const cache = (this.compressed ??= []);
-      return (cache[key] ??= compressShared(this.opcode, this.bytes(), key, session.options));
+    if (session !== null && session.sharesFrames) {
+      if (this.size < 0) this.size = typeof this.data === 'string' ? Buffer.byteLength(this.data) : this.data.length;
+      if (this.size >= session.threshold) {
+        const cache = (this.compressed ??= []);
+        const bits = session.sharedKey;
+        return (cache[bits] ??= compressShared(this.opcode, (this.bytes ??= Buffer.from(this.data as string)), bits, session.options));
+      }
     }
     return (this.plain ??= typeof this.data === 'string' ? encodeTextFrame(this.data) : encodeFrame(this.opcode, this.data));
-  }
-
-  private byteLengthCache = -1;
-  private byteLength(): number {
-    if (this.byteLengthCache < 0) this.byteLengthCache = typeof this.data === 'string' ? Buffer.byteLength(this.data) : this.data.length;
-    return this.byteLengthCache;
-  }
-
-  private bytesCache: Buffer | null = null;
-  private bytes(): Buffer {
-    return this.payload ?? (this.bytesCache ??= Buffer.from(this.data as string));
   }
 }
