@@ -208,6 +208,43 @@ describe.each(MODES)('messages (%s)', (_mode, chop) => {
   });
 });
 
+describe('window bits', () => {
+  /** Text whose repeats lie ~2 KiB apart: a 15-bit window finds them, a 9-bit (512-byte) one cannot. */
+  const farRepeats = (): string => {
+    let x = 12345;
+    const block = Array.from({ length: 2000 }, () => String.fromCharCode(97 + ((x = (x * 1103515245 + 12345) & 0x7fffffff) >> 16) % 26)).join('');
+    return block.repeat(8);
+  };
+
+  it('client_max_window_bits=9: the client compresses with a 512-byte window and the server inflates it', async () => {
+    const { c, codec, answer } = await open(server.port, 'permessage-deflate; client_max_window_bits=9');
+    expect(answer).toBe('permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=9');
+    const text = farRepeats();
+    await c.send({ opcode: TEXT, rsv: RSV1, payload: await codec.compress(text) });
+    expect((await nextMessage(c, codec)).payload.toString()).toBe(text);
+  });
+
+  it('server_max_window_bits=9: the server never reaches further back than 512 bytes (strict 9-bit inflate succeeds)', async () => {
+    const { c, codec, answer } = await open(server.port, 'permessage-deflate; server_max_window_bits=9');
+    expect(answer).toBe('permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9');
+    const text = farRepeats();
+    await c.send({ opcode: TEXT, payload: text });
+    const m = await nextMessage(c, codec);
+    expect([m.compressed, m.payload.toString() === text]).toEqual([true, true]);
+    // The same text with a full window compresses far better: the 9-bit limit was really applied.
+    expect(m.wireBytes).toBeGreaterThan(deflateRaw(text).length * 2);
+  });
+
+  it('server_max_window_bits=8 is accepted, and everything toward that client goes uncompressed (zlib has no 256-byte window)', async () => {
+    const { c, codec, answer } = await open(server.port, 'permessage-deflate; server_max_window_bits=8');
+    expect(answer).toContain('server_max_window_bits=8');
+    const text = jsonText(5000);
+    await c.send({ opcode: TEXT, rsv: RSV1, payload: await codec.compress(text) });
+    const m = await nextMessage(c, codec);
+    expect([m.compressed, m.payload.toString() === text]).toEqual([false, true]);
+  });
+});
+
 describe('limits', () => {
   it('a ~10 KiB frame that inflates to ~10 MiB is closed with 1009 (limit 1 MiB)', async () => {
     const { c } = await open(server.port);

@@ -77,7 +77,9 @@ export class DeflateCodec {
   /** Inflates a server message's payload (its frames' payloads joined). */
   async inflate(payload: Buffer): Promise<Buffer> {
     const keep = !this.answer.server_no_context_takeover;
-    const inflater = keep ? (this.inflater ??= zlib.createInflateRaw({ windowBits: 15 })) : zlib.createInflateRaw({ windowBits: 15 });
+    // The agreed server window, strictly: a server that reaches further back fails to inflate.
+    const windowBits = Math.max(9, this.answer.server_max_window_bits ?? 15);
+    const inflater = keep ? (this.inflater ??= zlib.createInflateRaw({ windowBits })) : zlib.createInflateRaw({ windowBits });
     const out = await flushThrough(inflater, Buffer.concat([payload, TAIL]));
     if (!keep) inflater.close();
     return out;
