@@ -162,3 +162,23 @@ for (const size of [110, 1024, 4096]) {
   const total = msgs.reduce((a, m) => a + m.length, 0);
   line(`${size} B`, 'no context takeover', (fresh / total).toFixed(3), 'context takeover', (kept / total).toFixed(3));
 }
+
+// 5. How long one bomb blocks the loop: inflate until the limit passes, then stop.
+line('# 5. one compression bomb (10 MiB of zeros, ~10 KiB compressed): ms on the loop until the limit stops it');
+{
+  const bomb = Buffer.concat([compress(Buffer.alloc(10 << 20)), TAIL]);
+  for (const limit of [1 << 20, 16 << 20]) {
+    const z = new SyncZlib('inflate', { windowBits: 15 });
+    const times = [];
+    for (let r = 0; r < 20; r++) {
+      let n = 0;
+      const t = process.hrtime.bigint();
+      z.write(bomb, Z_SYNC_FLUSH, (p) => (n += p.length) <= limit);
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+      z.reset();
+    }
+    times.sort((a, b) => a - b);
+    line(`limit ${limit >> 20} MiB`, 'median ms', times[10].toFixed(2), 'max ms', times[19].toFixed(2));
+    z.close();
+  }
+}
