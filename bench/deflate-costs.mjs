@@ -182,3 +182,25 @@ line('# 5. one compression bomb (10 MiB of zeros, ~10 KiB compressed): ms on the
     z.close();
   }
 }
+
+// 6. Compression level: CPU per message and ratio (shared deflater, reset per message).
+line('# 6. deflate level: CPU µs per message and compressed/original, 50 rotating JSON messages');
+for (const size of [1024, 65536]) {
+  const msgs = Array.from({ length: 50 }, (_, i) => json(i * 3 + 1, size));
+  for (const level of [1, 3, 6, 9]) {
+    const z = new SyncZlib('deflate', { windowBits: 15, level, memLevel: 8 });
+    const n = size > 4096 ? 400 : 4000;
+    let out = 0;
+    let inn = 0;
+    const t = process.cpuUsage();
+    for (let k = 0; k < n; k++) {
+      const m = msgs[k % msgs.length];
+      z.write(m, Z_SYNC_FLUSH, (p) => ((out += p.length), true));
+      z.reset();
+      inn += m.length;
+    }
+    const us = cpuUs(t) / n;
+    z.close();
+    line(`${size} B`, `level ${level}`, 'µs', us.toFixed(1), 'ratio', (out / inn).toFixed(3));
+  }
+}
