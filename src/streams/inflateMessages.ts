@@ -82,7 +82,7 @@ class InflateMessagesSubscriber extends Subscriber<FramePart> {
     }
     if (part.first) {
       if (part.opcode !== Opcode.Continuation) {
-        if (this.open && this.inflating) {
+        if (this.open) {
           this.fail('WS_ERR_EXPECTED_CONTINUATION', CloseCode.ProtocolError, 'new data frame while a fragmented message is open');
           return;
         }

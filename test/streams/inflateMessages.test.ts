@@ -200,10 +200,12 @@ describe('inflateMessages', () => {
     });
   });
 
-  it('a new data frame while a compressed message is open is a protocol error (1002)', () => {
+  it('a new data frame while a message is open is a protocol error (1002) at once, before anything is inflated', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const source = cold('-a-b-|', { a: frame(Opcode.Text, deflate('abc'), false, true), b: frame(Opcode.Text, 'new') });
       expectObservable(source.pipe(inflateMessages(NO_CTX), describeErrors())).toBe('---#', undefined, protocolError('WS_ERR_EXPECTED_CONTINUATION', 1002));
+      const plainFirst = cold('-a-b-|', { a: frame(Opcode.Text, 'open', false), b: frame(Opcode.Text, deflate('abc'), true, true) });
+      expectObservable(plainFirst.pipe(inflateMessages(NO_CTX), describeErrors())).toBe('-a-#', { a: frame(Opcode.Text, 'open', false) }, protocolError('WS_ERR_EXPECTED_CONTINUATION', 1002));
     });
   });
 
