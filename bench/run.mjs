@@ -4,6 +4,10 @@
 // every delivery checked). Extra arguments go to the shared runner, e.g.
 //   npm run bench -- --scenario echo --rounds 1
 // Default: every scenario, quick durations, 3 rounds, rxws as A and @ws as B.
+// With --deflate (`npm run bench:deflate`): both in deflate mode, @ws-deflate as
+// B, and the issue-12 cases unless given otherwise: echo 1 KiB and 64 KiB,
+// fanout S=1000, connect N=10000 (RSS per idle connection after one exchange);
+// every scenario also reports wire bytes per delivered message.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,12 +29,21 @@ if (!existsSync(join(root, 'dist', 'cli.js'))) execFileSync('npm', ['run', 'buil
 
 const extra = process.argv.slice(2);
 const has = (flag) => extra.includes(flag);
+const deflate = has('--deflate');
+const deflateDefaults = deflate
+  ? [
+      ...(has('--sizes') ? [] : ['--sizes', '1024,65536']),
+      ...(has('--subs') ? [] : ['--subs', '1000']),
+      ...(has('--connect-n') ? [] : ['--connect-n', '10000']),
+    ]
+  : [];
 const args = [
   runner,
   '--a', `node ${join(root, 'dist', 'cli.js')} --host 127.0.0.1`,
   '--a-name', 'rxws',
-  ...(has('--b') ? [] : ['--b', '@ws']),
-  ...(has('--scenario') ? [] : ['--scenario', 'all']),
+  ...(has('--b') ? [] : ['--b', deflate ? '@ws-deflate' : '@ws']),
+  ...(has('--scenario') ? [] : ['--scenario', deflate ? 'echo,fanout,connect' : 'all']),
+  ...deflateDefaults,
   ...(has('--quick') || has('--full') ? [] : ['--quick']),
   ...extra.filter((a) => a !== '--full'),
 ];

@@ -56,6 +56,8 @@ const argv = yargs(hideBin(process.argv))
   .option('max-head-size', { type: 'string', default: '16kb', describe: 'largest upgrade request head; larger gets 431', coerce: size('max-head-size') })
   .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) file: serve wss:// and https:// (with --tls-key)' })
   .option('tls-key', { type: 'string', describe: 'PEM private key file of --tls-cert' })
+  .option('deflate', { type: 'boolean', default: false, describe: 'accept permessage-deflate (RFC 7692) from clients that offer it' })
+  .option('deflate-threshold', { type: 'string', default: '1kb', describe: 'with --deflate: messages under this size go uncompressed (0 = compress all)', coerce: size('deflate-threshold') })
   .option('max-headers', { type: 'string', default: '100', describe: 'most request headers; more gets 431', coerce: nonNegativeInt('max-headers') })
   .option('redis', { type: 'string', describe: 'join the cluster of every rxws node on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss://)' })
   .option('cluster', { type: 'string', default: 'rxws', describe: 'cluster name, so that several clusters can share one Redis (with --redis)' })
@@ -156,6 +158,7 @@ function serve(): void {
     shutdownGrace: argv['shutdown-grace'],
     maxHeadSize: argv['max-head-size'],
     maxHeaders: argv['max-headers'],
+    perMessageDeflate: argv.deflate ? { threshold: argv['deflate-threshold'] } : false,
     cluster: argv.redis !== undefined ? redisCluster({ url: argv.redis, name: argv.cluster }) : isWorker() ? ipcCluster : undefined,
     healthFields: isWorker() ? workerHealth : undefined,
     onRequest:

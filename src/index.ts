@@ -14,6 +14,15 @@ export { decodeFrames } from './streams/decodeFrames.js';
 export { limitMessageSize } from './streams/limitMessageSize.js';
 export { reassembleMessages } from './streams/reassembleMessages.js';
 export { handleControlFrames, type ControlFrameHandler } from './streams/handleControlFrames.js';
+export { inflateMessages, type InflateMessagesOptions } from './streams/inflateMessages.js';
+export {
+  negotiatePerMessageDeflate,
+  parseExtensionOffers,
+  type PerMessageDeflateOptions,
+  type DeflateParams,
+  type DeflateAgreement,
+  type ExtensionOffer,
+} from './protocol/extensions/permessage-deflate.js';
 export { rateLimit, type RateLimitOptions } from './streams/rateLimit.js';
 export { heartbeat, type HeartbeatAction, type HeartbeatTarget } from './streams/heartbeat.js';
 export { drainConnections, type Drainable } from './streams/drainConnections.js';

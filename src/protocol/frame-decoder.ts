@@ -22,11 +22,18 @@ export interface FramePart {
   readonly first: boolean;
   /** This part ends the frame's payload. */
   readonly last: boolean;
+  /**
+   * The frame had RSV1 set: its message is compressed (permessage-deflate;
+   * only ever on a message's first frame). Absent on uncompressed frames.
+   */
+  readonly compressed?: true;
 }
 
 export interface FrameDecoderOptions {
   /** Client-to-server frames MUST be masked (RFC 6455 §5.1). Default true. */
   readonly requireMask?: boolean;
+  /** permessage-deflate was agreed: RSV1 may mark a data message's first frame. Default false. */
+  readonly allowRsv1?: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -39,18 +46,21 @@ const fail = (code: string, closeCode: number, message: string): never => {
 /**
  * Incremental RFC 6455 frame decoder: push chunks as they arrive, get frame
  * parts out. Header rules are checked here, the moment a header is complete:
- * RSV bits (no extension is negotiated), reserved opcodes, control frame
- * length and FIN, masking, and the 64-bit length's top bit. Only a header
+ * RSV bits, reserved opcodes, control frame
+ * length and FIN, masking, the 64-bit length's top bit, and RSV1 (allowed
+ * only when permessage-deflate was agreed, only on a message's first frame). Only a header
  * that straddles chunks is copied (into a 14-byte scratch buffer).
  */
 export class FrameDecoder {
   private readonly requireMask: boolean;
+  private readonly allowRsv1: boolean;
   // Bytes 0–13: a header that straddles chunks; 14–17: the current masking key.
   // Allocated with the first frame, so an idle connection costs nothing here.
   private scratch: Buffer | null = null;
   private scratchFill = 0;
   private masked = false;
   private fin = false;
+  private compressed = false;
   private opcode = 0;
   private length = 0;
   private offset = 0;
@@ -59,6 +69,7 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     this.requireMask = options.requireMask ?? true;
+    this.allowRsv1 = options.allowRsv1 ?? false;
   }
 
   /**
@@ -116,15 +127,9 @@ export class FrameDecoder {
     this.offset = offset + (end - start);
     const last = this.offset === this.length;
     this.inPayload = !last;
-    return {
-      fin: this.fin,
-      opcode: this.opcode,
-      length: this.length,
-      offset,
-      payload: end > start ? chunk.subarray(start, end) : EMPTY,
-      first,
-      last,
-    };
+    const payload = end > start ? chunk.subarray(start, end) : EMPTY;
+    if (this.compressed) return { fin: this.fin, opcode: this.opcode, length: this.length, offset, payload, first, last, compressed: true };
+    return { fin: this.fin, opcode: this.opcode, length: this.length, offset, payload, first, last };
   }
 
   private readHeader(buf: Buffer, at: number): void {
@@ -132,7 +137,12 @@ export class FrameDecoder {
     const b1 = buf[at + 1]!;
     const fin = (b0 & 0x80) !== 0;
     const opcode = b0 & 0x0f;
-    if ((b0 & 0x70) !== 0) fail('WS_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, 'RSV bits set but no extension was negotiated');
+    const rsv = b0 & 0x70;
+    if (rsv !== 0) {
+      if (rsv !== 0x40 || !this.allowRsv1) fail('WS_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, 'RSV bits set but no extension was negotiated');
+      // RFC 7692 §6: RSV1 marks a compressed message on its first frame only.
+      if (opcode === 0 || (opcode & 0x8) !== 0) fail('WS_ERR_UNEXPECTED_RSV_1', CloseCode.ProtocolError, 'RSV1 on a continuation or control frame');
+    }
     if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xa) {
       fail('WS_ERR_INVALID_OPCODE', CloseCode.ProtocolError, `reserved opcode ${opcode}`);
     }
@@ -167,6 +177,7 @@ export class FrameDecoder {
     }
     this.masked = masked;
     this.fin = fin;
+    this.compressed = rsv !== 0;
     this.opcode = opcode;
     this.length = length;
     this.offset = 0;

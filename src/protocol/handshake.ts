@@ -357,11 +357,12 @@ function headerLine(name: string, value: string): string {
   return `${name}: ${value}\r\n`;
 }
 
-/** The 101 response. Extensions are never echoed: none are implemented. */
-export function upgradeResponse(key: string, protocol?: string): Buffer {
+/** The 101 response, with the agreed subprotocol and extensions (the Sec-WebSocket-Extensions value), if any. */
+export function upgradeResponse(key: string, protocol?: string, extensions?: string): Buffer {
   let s = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n';
   s += headerLine('Sec-WebSocket-Accept', acceptKey(key));
   if (protocol !== undefined) s += headerLine('Sec-WebSocket-Protocol', protocol);
+  if (extensions !== undefined && extensions !== '') s += headerLine('Sec-WebSocket-Extensions', extensions);
   return Buffer.from(s + '\r\n', 'latin1');
 }
 

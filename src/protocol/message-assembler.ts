@@ -54,6 +54,10 @@ export class MessageAssembler {
     if (isControlOpcode(opcode)) return this.pushControl(part);
 
     if (part.first) {
+      if (part.compressed) {
+        // Compressed messages reach here inflated (inflateMessages); RSV1 still set means nobody agreed to it.
+        throw new ProtocolError('WS_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, 'compressed frame but permessage-deflate is not in use');
+      }
       if (opcode === Opcode.Continuation) {
         if (!this.open) {
           throw new ProtocolError('WS_ERR_UNEXPECTED_CONTINUATION', CloseCode.ProtocolError, 'continuation frame with no message open');

@@ -20,6 +20,8 @@ import { limitMessageSize } from '../streams/limitMessageSize.js';
 import { reassembleMessages } from '../streams/reassembleMessages.js';
 import { Outbound } from './outbound.js';
 import { ConnectionRequest } from './upgrade.js';
+import { inflateMessages } from '../streams/inflateMessages.js';
+import type { DeflateSession } from './compression.js';
 
 export interface ConnectionOptions {
   /** Largest message accepted (bytes); larger ones close with 1009 from the frame header. */
@@ -157,6 +159,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** Random (96 bits, URL-safe base64): unguessable, and unique across processes and nodes. */
   readonly id: string = newConnectionId();
   private appState: S | undefined;
+  /** @internal permessage-deflate as agreed in the handshake (null: not in use) */
+  deflateSession: DeflateSession | null = null;
 
   private phase = OPEN;
   private readonly outbound: Outbound;
@@ -208,14 +212,25 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** @internal */
   subscribeInbound(head: Buffer): void {
     if (this.phase === CLOSED) return;
-    this.inbound = fromSocket(this.socket, head)
-      .pipe(
-        decodeFrames(),
-        limitMessageSize(this.options.maxMessageSize),
-        reassembleMessages(),
-        handleControlFrames(new ConnectionControl(this as Connection<unknown>)),
-      )
-      .subscribe(new InboundSubscriber(this as Connection<unknown>));
+    const deflate = this.deflateSession;
+    const control = handleControlFrames(new ConnectionControl(this as Connection<unknown>));
+    const parts = fromSocket(this.socket, head).pipe(
+      decodeFrames({ allowRsv1: deflate !== null }),
+      limitMessageSize(this.options.maxMessageSize),
+    );
+    this.inbound = (
+      deflate === null
+        ? parts.pipe(reassembleMessages(), control)
+        : parts.pipe(
+            inflateMessages({
+              maxMessageSize: this.options.maxMessageSize,
+              noContextTakeover: deflate.params.clientNoContextTakeover,
+              windowBits: deflate.params.clientMaxWindowBits,
+            }),
+            reassembleMessages(),
+            control,
+          )
+    ).subscribe(new InboundSubscriber(this as Connection<unknown>));
   }
 
   /** The upgrade request's path, without the query (`/chat` for `/chat?room=a`; the query is `request.query`). */
@@ -238,6 +253,11 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   /** Bytes queued or in the socket's buffer, not yet handed to the kernel. */
   get bufferedAmount(): number {
     return this.outbound.bufferedAmount;
+  }
+
+  /** The Sec-WebSocket-Extensions value agreed in the handshake ('' when none). */
+  get extensions(): string {
+    return this.deflateSession?.response ?? '';
   }
 
   get remoteAddress(): string | undefined {
@@ -292,7 +312,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
    */
   trySend(data: string | Uint8Array): SendResult {
     if (this.phase !== OPEN) return 'closed';
-    if (typeof data === 'string') return this.enqueue(encodeTextFrame(data));
+    if (typeof data === 'string') return this.enqueue(this.deflateSession?.compress(Opcode.Text, data) ?? encodeTextFrame(data));
     return this.enqueueMessage(Opcode.Binary, data);
   }
 
@@ -481,6 +501,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   }
 
   private enqueueMessage(opcode: number, payload: Uint8Array): SendResult {
+    const compressed = this.deflateSession?.compress(opcode, payload);
+    if (compressed != null) return this.enqueue(compressed);
     if (payload.length <= SMALL_PAYLOAD) return this.enqueue(encodeFrame(opcode, payload));
     return this.enqueue(encodeFrameHeader(opcode, payload.length), Buffer.from(payload.buffer, payload.byteOffset, payload.length));
   }
@@ -508,6 +530,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.outbound.clear();
     this.inbound?.unsubscribe();
+    this.deflateSession?.release();
     const received = this.received;
     const sent = this.sent;
     const event: CloseEvent = {

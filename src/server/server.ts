@@ -17,6 +17,8 @@ import {
   type RequestHead,
   type UpgradeRequest,
 } from '../protocol/handshake.js';
+import { type PerMessageDeflateOptions, resolveDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
+import { DeflateNegotiator } from './compression.js';
 import { type CloseEvent, Connection, type ConnectionOptions, type MessageData } from './connection.js';
 import { drainConnections } from '../streams/drainConnections.js';
 import { beginAttribution, endAttribution } from './attribution.js';
@@ -111,6 +113,12 @@ export interface ServerOptions<S> {
    * is never loaded.
    */
   readonly metrics?: Registry;
+  /**
+   * permessage-deflate (RFC 7692): off by default; `true` for the defaults
+   * (threshold 1 KiB, no context takeover either way: no zlib state per
+   * connection, one compression per fan-out), or options.
+   */
+  readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Scheduler for the heartbeat and shutdown timers (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
   /** What spans rooms, broadcast and send-by-id, e.g. `redisCluster({ url })`. Default: this process only. */
@@ -153,6 +161,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
   private readonly connectionSubject = new Subject<Connection<S>>();
   private readonly errorSubject = new Subject<ConnectionError<S>>();
   private readonly connectionOptions: ConnectionOptions;
+  private readonly deflate: DeflateNegotiator | null;
   private readonly netServer: net.Server;
   private readonly ownsServer: boolean;
   private readonly scheduler: SchedulerLike;
@@ -169,6 +178,8 @@ export class WebSocketServer<S = Record<string, unknown>> {
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
+    const deflate = options.perMessageDeflate ?? false;
+    this.deflate = deflate === false ? null : new DeflateNegotiator(resolveDeflateOptions(deflate));
     const connections = this.openConnections;
     this.cluster = (options.cluster ?? localCluster)({
       connection: (id) => connections.get(id),
@@ -462,9 +473,11 @@ export class WebSocketServer<S = Record<string, unknown>> {
     socket.setNoDelay(true);
     // An http.Server's sockets allow half-open: without this, a peer's FIN before its first frame would leave the connection open.
     socket.allowHalfOpen = false;
+    const deflate = this.deflate?.sessionFor(upgrade.extensions) ?? null;
     const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, request);
+    conn.deflateSession = deflate;
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
-    conn.sendRaw(upgradeResponse(upgrade.key, protocol));
+    conn.sendRaw(upgradeResponse(upgrade.key, protocol, deflate?.response));
     this.openConnections.set(conn.id, conn);
     this.cluster.connectionOpened(conn);
     this.opening = conn;

@@ -264,6 +264,31 @@ describe('FrameDecoder — header rules', () => {
     });
   }
 
+  describe('RSV1 with permessage-deflate agreed (allowRsv1)', () => {
+    const agreed = { allowRsv1: true };
+    it('is allowed on the first frame of a text or binary message, and marks its parts compressed', () => {
+      for (const opcode of [Opcode.Text, Opcode.Binary]) {
+        const parts = decodeChunks([clientFrame({ opcode, rsv: 4, fin: false, payload: Buffer.from('ab') }), clientFrame({ opcode: 0, payload: Buffer.from('c') })], agreed);
+        expect(parts.map((p) => [p.opcode, p.compressed, p.payload.toString()])).toEqual([
+          [opcode, true, 'ab'],
+          [0, undefined, 'c'],
+        ]);
+      }
+    });
+    it('on a continuation frame → WS_ERR_UNEXPECTED_RSV_1, 1002', () => {
+      expectRejected(clientFrame({ opcode: 0, rsv: 4, payload: Buffer.from('x') }), 'WS_ERR_UNEXPECTED_RSV_1', 1002, agreed);
+    });
+    for (const opcode of [Opcode.Ping, Opcode.Pong, Opcode.Close]) {
+      it(`on control opcode ${opcode} → WS_ERR_UNEXPECTED_RSV_1, 1002`, () => {
+        expectRejected(clientFrame({ opcode, rsv: 4 }), 'WS_ERR_UNEXPECTED_RSV_1', 1002, agreed);
+      });
+    }
+    it('RSV2 and RSV3 stay errors', () => {
+      expectRejected(clientFrame({ opcode: Opcode.Text, rsv: 2, payload: Buffer.from('x') }), 'WS_ERR_UNEXPECTED_RSV', 1002, agreed);
+      expectRejected(clientFrame({ opcode: Opcode.Text, rsv: 6, payload: Buffer.from('x') }), 'WS_ERR_UNEXPECTED_RSV', 1002, agreed);
+    });
+  });
+
   for (const opcode of [3, 4, 5, 6, 7, 11, 12, 13, 14, 15]) {
     it(`reserved opcode ${opcode} → WS_ERR_INVALID_OPCODE, 1002`, () => {
       expectRejected(clientFrame({ opcode, payload: Buffer.from('x') }), 'WS_ERR_INVALID_OPCODE', 1002);
