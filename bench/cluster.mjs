@@ -174,3 +174,5 @@ if (invalid > 0) {
   console.error(`bench/cluster: ${invalid} run(s) invalid (lost, duplicated or missing deliveries)`);
   process.exitCode = 1;
 }
+// The private Redis is a child process: leave through 'exit' so that cleanup stops it.
+process.exit();
