@@ -8,11 +8,11 @@
 // Exactly once: the primary never relays a message back to the worker it came
 // from. Per-publisher order: each IPC channel is ordered, and the primary
 // relays in the order it receives.
-import type { ClusterAdapter, ClusterHealth, ClusterOwner, PublishOptions, RoomMessage } from './adapter.js';
-import type { Observable, Subscription } from 'rxjs';
+import type { ClusterAdapter, ClusterHealth, ClusterOwner, PublishOptions } from './adapter.js';
+import type { Subscription } from 'rxjs';
 import type { Connection } from '../server/connection.js';
 import { type Payload, type PrimaryChannel, primaryChannel, type ToPrimary, type WorkerLink } from './ipc-channel.js';
-import { LocalCluster } from './local.js';
+import { NodeCluster } from './node-cluster.js';
 
 /** What the primary knows about one worker. */
 interface WorkerState {
@@ -136,8 +136,7 @@ export class IpcHub {
  * after every relay it sent before); `sendTo` an id this worker does not hold
  * asks it too. Without a primary (it died), this worker serves alone.
  */
-export class IpcCluster<S = Record<string, unknown>> implements ClusterAdapter<S> {
-  private readonly local: LocalCluster<S>;
+export class IpcCluster<S = Record<string, unknown>> extends NodeCluster<S> implements ClusterAdapter<S> {
   private readonly pending = new Map<number, { resolve: (value: number | boolean) => void; fallback: number | boolean }>();
   private readonly subscription: Subscription;
   private nextSeq = 0;
@@ -147,7 +146,7 @@ export class IpcCluster<S = Record<string, unknown>> implements ClusterAdapter<S
     private readonly owner: ClusterOwner<S>,
     private readonly primary: PrimaryChannel = primaryChannel(),
   ) {
-    this.local = new LocalCluster<S>(owner, (room, on) => primary.post({ t: 'watch', room, on }));
+    super(owner);
     this.subscription = primary.messages$.subscribe((message) => {
       switch (message.t) {
         case 'publish':
@@ -171,26 +170,14 @@ export class IpcCluster<S = Record<string, unknown>> implements ClusterAdapter<S
     process.once('disconnect', () => this.settlePending());
   }
 
+  protected interest(room: string, on: boolean): void {
+    this.primary.post({ t: 'watch', room, on });
+  }
+
   /** Settles every request still waiting for the primary with this worker's own answer. */
   private settlePending(): void {
     for (const { resolve, fallback } of this.pending.values()) resolve(fallback);
     this.pending.clear();
-  }
-
-  get size(): number {
-    return this.local.size;
-  }
-
-  names(): IterableIterator<string> {
-    return this.local.names();
-  }
-
-  membersOf(room: string): ReadonlySet<Connection<S>> {
-    return this.local.membersOf(room);
-  }
-
-  count(room: string): number {
-    return this.local.count(room);
   }
 
   members(room: string): Promise<number> {
@@ -215,17 +202,9 @@ export class IpcCluster<S = Record<string, unknown>> implements ClusterAdapter<S
     this.local.leaveAll(conn);
   }
 
-  roomsOf(conn: Connection<S>): ReadonlySet<string> {
-    return this.local.roomsOf(conn);
-  }
-
   publish(room: string, data: Payload, options?: PublishOptions<S>): number {
     this.primary.post({ t: 'publish', room, data, from: options?.from?.id });
     return this.local.publish(room, data, options);
-  }
-
-  messages$(room: string): Observable<RoomMessage<S>> {
-    return this.local.messages$(room);
   }
 
   broadcast(data: Payload, options?: PublishOptions<S>): number {

@@ -4,11 +4,11 @@
 // here only, so a server without a cluster never loads it.
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, type Subscription } from 'rxjs';
 import type { Connection } from '../server/connection.js';
 import { reconnectDelay, tickWhileUp } from '../streams/tickWhileUp.js';
-import type { ClusterAdapter, ClusterFactory, ClusterHealth, ClusterOwner, PublishOptions, RoomMessage } from './adapter.js';
-import { LocalCluster } from './local.js';
+import type { ClusterAdapter, ClusterFactory, ClusterHealth, ClusterOwner, PublishOptions } from './adapter.js';
+import { NodeCluster } from './node-cluster.js';
 import { decodeEnvelope, encodeEnvelope, Kind, sentBy } from './envelope.js';
 
 export interface RedisClusterOptions {
@@ -126,13 +126,12 @@ const CHUNK = 1000; // ids or channels per command when re-registering
  * fan-out. Its own publishes, echoed back by Redis, are recognised by node id
  * and skipped, so each is delivered exactly once.
  */
-export class RedisCluster<S> implements ClusterAdapter<S> {
+export class RedisCluster<S> extends NodeCluster<S> implements ClusterAdapter<S> {
   /** This node's id in Redis (random, 96 bits). */
   readonly nodeId = randomBytes(12).toString('base64url');
   /** Publishes and sends dropped because Redis was down or too far behind. */
   dropped = 0;
 
-  private readonly local: LocalCluster<S>;
   private readonly prefix: string;
   private readonly nodesKey: string;
   private readonly connKey: string;
@@ -157,7 +156,7 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
     private readonly owner: ClusterOwner<S>,
     private readonly options: RedisClusterOptions,
   ) {
-    this.local = new LocalCluster<S>(owner, (room, interested) => this.interest(room, interested));
+    super(owner);
     this.prefix = `rxws:${options.name ?? 'rxws'}:`;
     this.nodesKey = `${this.prefix}nodes`;
     this.connKey = `${this.prefix}conn`;
@@ -170,25 +169,6 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
   }
 
   // --- rooms: local at once, then told to the cluster ---
-
-  get size(): number {
-    return this.local.size;
-  }
-  names(): IterableIterator<string> {
-    return this.local.names();
-  }
-  membersOf(room: string): ReadonlySet<Connection<S>> {
-    return this.local.membersOf(room);
-  }
-  count(room: string): number {
-    return this.local.count(room);
-  }
-  roomsOf(conn: Connection<S>): ReadonlySet<string> {
-    return this.local.roomsOf(conn);
-  }
-  messages$(room: string): Observable<RoomMessage<S>> {
-    return this.local.messages$(room);
-  }
 
   join(conn: Connection<S>, room: string): boolean {
     if (!this.local.join(conn, room)) return false;
@@ -410,7 +390,7 @@ export class RedisCluster<S> implements ClusterAdapter<S> {
   // --- publishing and receiving ---
 
   /** Room interest from LocalCluster: listen to a room's channel only while this node has members or watchers. */
-  private interest(room: string, interested: boolean): void {
+  protected interest(room: string, interested: boolean): void {
     if (!interested) this.subscribing.delete(room);
     const sub = this.sub;
     if (sub === undefined || !this.isUp()) return; // onReady subscribes to what is interesting then
