@@ -45,3 +45,7 @@ export function encodeTextFrame(text: string): Buffer {
   frame.write(text, writeFrameHeader(frame, 0, Opcode.Text, length), 'utf8');
   return frame;
 }
+
+/** One unfragmented message frame: a string as Text, bytes as Binary. */
+export const encodeMessage = (data: string | Uint8Array): Buffer =>
+  typeof data === 'string' ? encodeTextFrame(data) : encodeFrame(Opcode.Binary, data);

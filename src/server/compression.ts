@@ -6,7 +6,7 @@ import {
   type ResolvedDeflateOptions,
 } from '../protocol/extensions/permessage-deflate.js';
 import { pooledInflaterCount, SyncZlib } from '../protocol/extensions/sync-zlib.js';
-import { encodeFrame, encodeTextFrame, frameHeaderLength, writeFrameHeader } from '../protocol/frame-encoder.js';
+import { encodeMessage, frameHeaderLength, writeFrameHeader } from '../protocol/frame-encoder.js';
 import { Opcode } from '../protocol/opcode.js';
 
 const { Z_SYNC_FLUSH } = zlib.constants;
@@ -200,6 +200,6 @@ export class FanoutFrames {
         return (cache[bits] ??= compressShared(this.opcode, (this.bytes ??= Buffer.from(this.data as string)), bits, session.options));
       }
     }
-    return (this.plain ??= typeof this.data === 'string' ? encodeTextFrame(this.data) : encodeFrame(this.opcode, this.data));
+    return (this.plain ??= encodeMessage(this.data));
   }
 }

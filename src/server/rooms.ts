@@ -1,11 +1,7 @@
-import { encodeFrame, encodeTextFrame } from '../protocol/frame-encoder.js';
-import { Opcode } from '../protocol/opcode.js';
 import { FanoutFrames } from './compression.js';
 import type { Connection } from './connection.js';
 
-/** Encodes a message into one frame, to write the same bytes to every recipient. */
-export const encodeMessage = (data: string | Uint8Array): Buffer =>
-  typeof data === 'string' ? encodeTextFrame(data) : encodeFrame(Opcode.Binary, data);
+export { encodeMessage } from '../protocol/frame-encoder.js';
 
 /**
  * Fan-out, the one place every publish, broadcast and remote delivery goes
