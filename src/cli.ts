@@ -94,9 +94,17 @@ try {
 rxjsConfig.onUnhandledError = (err) => console.error('rxws: unhandled error in a stream:', err);
 // After an uncaught exception the process is in an undefined state (Node's docs): close gracefully, exit 1.
 process.on('uncaughtException', (err) => {
+  if (isWorker() && !workerListening) {
+    // A worker told to stop while its listen() is still pending with the primary (another worker
+    // failed to bind): node:cluster then throws from its listen callback. The primary already
+    // reported the failure on one line; this worker just ends.
+    reportListenFailure(`cannot listen on ${argv.host}:${argv.port}: ${err.message}`);
+    process.exit(1);
+  }
   console.error('rxws: uncaught exception, shutting down:', err);
   shutdown('uncaught exception', 1);
 });
+let workerListening = false;
 process.on('unhandledRejection', (err) => console.error('rxws: unhandled rejection:', err));
 
 const listeningLine = (address: { address: string; family: string; port: number }) => {
@@ -174,7 +182,11 @@ function serve(): void {
   else relay(server, { rateLimit: argv['rate-limit'] ?? 1000 });
 
   server.listen().then(
-    (address) => (isWorker() ? reportListening(address) : listeningLine(address)),
+    (address) => {
+      workerListening = true;
+      if (isWorker()) reportListening(address);
+      else listeningLine(address);
+    },
     (err: Error) => {
       const message = `cannot listen on ${argv.host}:${argv.port}: ${err.message}`;
       if (isWorker()) reportListenFailure(message);
