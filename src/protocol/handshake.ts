@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HttpError } from './errors.js';
+import { headerLine, statusLine } from './http-fields.js';
 
 /**
  * HTTP/1.1 request-head parsing and the RFC 6455 opening handshake. Pure: no
@@ -350,13 +351,6 @@ export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID, 'latin1').digest('base64');
 }
 
-/** Guards against response splitting should a caller pass CR/LF in a header. */
-function headerLine(name: string, value: string): string {
-  const bad = (x: string) => x.includes('\r') || x.includes('\n');
-  if (bad(name) || bad(value)) throw new TypeError(`invalid header ${JSON.stringify(name)}`);
-  return `${name}: ${value}\r\n`;
-}
-
 /** The 101 response, with the agreed subprotocol and extensions (the Sec-WebSocket-Extensions value), if any. */
 export function upgradeResponse(key: string, protocol?: string, extensions?: string): Buffer {
   let s = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n';
@@ -395,7 +389,7 @@ const REASONS: Readonly<Record<number, string>> = {
  */
 export function httpResponse(status: number, body: string | Buffer = '', headers: Record<string, string> = {}): Buffer {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\n`;
+  let s = statusLine(status, REASONS[status] ?? '');
   let hasConnection = false;
   let hasType = false;
   for (const [name, value] of Object.entries(headers)) {

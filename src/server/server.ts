@@ -593,7 +593,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
     try {
       full = httpResponse(response.status, response.body, response.headers);
     } catch (err) {
-      // E.g. a header value with CR/LF built from the request: the application's bug, not the peer's.
+      // E.g. a header value with CR/LF (or U+010A) built from the request: the application's bug, not the peer's.
       this.report(err, undefined);
       full = httpResponse(INTERNAL_ERROR.status, INTERNAL_ERROR.body);
     }
@@ -603,15 +603,17 @@ export class WebSocketServer<S = Record<string, unknown>> {
 
   private reject(socket: Socket, err: HttpError): void {
     if (socket.destroyed) return;
-    this.stats.handshakeRejected(err.status);
     let response;
+    let status = err.status;
     try {
       response = errorResponse(err);
     } catch (fault) {
-      // An HttpError from application code with an invalid header (CR/LF in a value).
+      // An HttpError from application code whose status or a header is not valid HTTP (built before any byte is written).
       this.report(fault, undefined);
       response = httpResponse(INTERNAL_ERROR.status, INTERNAL_ERROR.body);
+      status = INTERNAL_ERROR.status;
     }
+    this.stats.handshakeRejected(status);
     this.finishHttp(socket, response);
   }
 

@@ -93,6 +93,31 @@ describe('plain HTTP requests', () => {
     expect(good.response).toContain('Location: /go/home');
   });
 
+  it('a header value whose characters have CR and LF as low bytes (U+010D U+010A) gives 500, not a split response', async () => {
+    const { server, port } = await start({
+      onRequest: (req) => ({ status: 302, headers: { Location: decodeURIComponent(req.path) } }),
+    });
+    const errors: unknown[] = [];
+    server.errors$.subscribe((e) => errors.push(e.error));
+    // %C4%8D%C4%8A decodes to U+010D U+010A, whose latin1 bytes are CR LF.
+    const bad = await exchange(port, 'GET /go/%C4%8D%C4%8ASet-Cookie:%20x=1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(bad.status).toBe(500);
+    expect(bad.response).not.toContain('Set-Cookie');
+    expect(bad.response).not.toContain('Location');
+    await bad.waitEnded();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain('Location');
+  });
+
+  it('a status outside 100–599 from onRequest gives 500 and an error on errors$', async () => {
+    const { server, port } = await start({ onRequest: () => ({ status: 2000, body: 'x' }) });
+    const errors: unknown[] = [];
+    server.errors$.subscribe((e) => errors.push(e.error));
+    const c = await exchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(c.status).toBe(500);
+    expect(errors).toHaveLength(1);
+  });
+
   it('onRequest may be async; a rejection gives 500 and an error on errors$', async () => {
     const { server, port } = await start({
       onRequest: async (req) => {
@@ -284,6 +309,29 @@ describe('onUpgrade', () => {
     const c = await exchange(port, upgradeRequest(port));
     expect(c.status).toBe(500);
     expect(c.response).not.toContain('Set-Cookie');
+    expect(errors).toHaveLength(1);
+  });
+
+  it('an HttpError echoing a request value with U+010D U+010A into WWW-Authenticate gives 500, nothing of it on the wire', async () => {
+    const { server, port } = await start({
+      onUpgrade: (req) => new HttpError(401, 'no', { 'WWW-Authenticate': `Bearer realm="${req.query.get('realm') ?? ''}"` }),
+    });
+    const errors: unknown[] = [];
+    server.errors$.subscribe((e) => errors.push(e.error));
+    const c = await exchange(port, upgradeRequest(port, {}, '/?realm=%C4%8D%C4%8ASet-Cookie:%20sid=evil'));
+    expect(c.status).toBe(500);
+    expect(c.response).not.toContain('Set-Cookie');
+    expect(c.response).not.toContain('WWW-Authenticate');
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain('WWW-Authenticate');
+  });
+
+  it('an HttpError with a status outside 100–599 gives 500 and is reported', async () => {
+    const { server, port } = await start({ onUpgrade: () => new HttpError(42, 'odd') });
+    const errors: unknown[] = [];
+    server.errors$.subscribe((e) => errors.push(e.error));
+    const c = await exchange(port, upgradeRequest(port));
+    expect(c.status).toBe(500);
     expect(errors).toHaveLength(1);
   });
 
