@@ -1,6 +1,6 @@
 // Public API of @rxws/server: the server, its connections and rooms, the
 // behaviours of the rxws command, and the RxJS operators of the pipeline.
-export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './server/server.js';
+export { WebSocketServer, type ServerOptions, type UpgradeAnswer, type HttpResponse, type ConnectionError } from './server/server.js';
 export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions, type SendResult } from './server/connection.js';
 export { encodeMessage, sendToAll } from './server/rooms.js';
 export type { Rooms, RoomMessage, PublishOptions, ClusterAdapter, ClusterOwner, ClusterFactory, ClusterHealth } from './cluster/adapter.js';
@@ -33,5 +33,5 @@ export { Opcode } from './protocol/opcode.js';
 export type { Message } from './protocol/message-assembler.js';
 export type { FramePart } from './protocol/frame-decoder.js';
 export type { RequestHead } from './protocol/handshake.js';
-export { requestHeadOf, ConnectionRequest, type PathMatcher } from './server/upgrade.js';
+export { requestHeadOf, ConnectionRequest, AcceptedUpgrade, type PathMatcher } from './server/upgrade.js';
 export { parseSize } from './size.js';

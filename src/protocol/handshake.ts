@@ -351,13 +351,40 @@ export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID, 'latin1').digest('base64');
 }
 
-/** The 101 response, with the agreed subprotocol and extensions (the Sec-WebSocket-Extensions value), if any. */
-export function upgradeResponse(key: string, protocol?: string, extensions?: string): Buffer {
+/**
+ * The 101 response, with the agreed subprotocol and extensions (the
+ * Sec-WebSocket-Extensions value), if any, and the application's own headers
+ * (e.g. Set-Cookie). Throws a TypeError for a header that is not valid HTTP
+ * or that the handshake owns.
+ */
+export function upgradeResponse(key: string, protocol?: string, extensions?: string, headers?: Readonly<Record<string, string>>): Buffer {
   let s = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n';
   s += headerLine('Sec-WebSocket-Accept', acceptKey(key));
   if (protocol !== undefined) s += headerLine('Sec-WebSocket-Protocol', protocol);
   if (extensions !== undefined && extensions !== '') s += headerLine('Sec-WebSocket-Extensions', extensions);
+  if (headers !== undefined) s += upgradeHeaderLines(headers);
   return Buffer.from(s + '\r\n', 'latin1');
+}
+
+/** Headers the handshake itself writes, and those a 1xx response must not carry (RFC 9110 §8.6, RFC 9112 §6.1). */
+const HANDSHAKE_HEADERS = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-accept',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+  'content-length',
+  'transfer-encoding',
+]);
+
+/** The application's headers of a 101, each validated like any response header. */
+function upgradeHeaderLines(headers: Readonly<Record<string, string>>): string {
+  let s = '';
+  for (const [name, value] of Object.entries(headers)) {
+    if (HANDSHAKE_HEADERS.has(name.toLowerCase())) throw new TypeError(`header ${JSON.stringify(name)} is the handshake's own: it cannot be set on the 101`);
+    s += headerLine(name, value);
+  }
+  return s;
 }
 
 const REASONS: Readonly<Record<number, string>> = {

@@ -27,6 +27,7 @@ import { destroySocket } from './destroy-socket.js';
 import { heartbeat } from '../streams/heartbeat.js';
 import { ServerStats } from './stats.js';
 import {
+  AcceptedUpgrade,
   attachToHttpServer,
   ConnectionRequest,
   isIncomingMessage,
@@ -89,12 +90,13 @@ export interface ServerOptions<S> {
   readonly shutdownGrace?: number;
   /**
    * Runs before any WebSocket exists (no 101 yet). Return (or resolve) the
-   * connection's state; throw or return an HttpError to refuse with its status,
+   * connection's state, or `new AcceptedUpgrade(state, headers)` to add
+   * headers to the 101 (e.g. Set-Cookie); throw or return an HttpError to refuse with its status,
    * headers and message as the body. Any other exception gets 500 and is
    * reported on errors$. Its time counts against `handshakeTimeout`; a socket
    * that closes meanwhile is dropped. Upgrades awaiting it count against `maxConnections`.
    */
-  readonly onUpgrade?: (request: ConnectionRequest) => S | HttpError | undefined | PromiseLike<S | HttpError | undefined>;
+  readonly onUpgrade?: (request: ConnectionRequest) => UpgradeAnswer<S> | PromiseLike<UpgradeAnswer<S>>;
   /** Initial application state of each connection (when `onUpgrade` gives none). */
   readonly initialState?: (conn: Connection<S>) => S;
   readonly onConnect?: (conn: Connection<S>) => void;
@@ -124,6 +126,9 @@ export interface ServerOptions<S> {
   /** What spans rooms, broadcast and send-by-id, e.g. `redisCluster({ url })`. Default: this process only. */
   readonly cluster?: (owner: ClusterOwner<S>) => ClusterAdapter<S>;
 }
+
+/** What onUpgrade gives: the state (undefined: the default one), the state with headers for the 101, or a refusal. */
+export type UpgradeAnswer<S> = S | AcceptedUpgrade<S> | HttpError | undefined;
 
 export interface ConnectionError<S> {
   readonly error: unknown;
@@ -449,12 +454,13 @@ export class WebSocketServer<S = Record<string, unknown>> {
     );
   }
 
-  /** onUpgrade's answer: an HttpError refuses; anything else is the state of a new connection. */
-  private decide(socket: Socket, rest: Buffer, upgrade: UpgradeRequest, request: ConnectionRequest, value: S | HttpError | undefined): void {
+  /** onUpgrade's answer: an HttpError refuses; anything else is the state of a new connection (with headers for its 101). */
+  private decide(socket: Socket, rest: Buffer, upgrade: UpgradeRequest, request: ConnectionRequest, value: UpgradeAnswer<S>): void {
     if (value instanceof HttpError) return this.reject(socket, value);
     if (this.closing !== undefined) return this.reject(socket, new HttpError(503, 'server shutting down'));
     socket.resume();
-    this.open(socket, rest, upgrade, request, value);
+    if (value instanceof AcceptedUpgrade) this.open(socket, rest, upgrade, request, value.state, value.headers);
+    else this.open(socket, rest, upgrade, request, value);
   }
 
   /** onUpgrade threw or rejected: an HttpError is its answer; anything else is a fault (500). */
@@ -464,20 +470,34 @@ export class WebSocketServer<S = Record<string, unknown>> {
     this.reject(socket, new HttpError(500, 'internal error'));
   }
 
-  private open(socket: Socket, rest: Buffer, upgrade: UpgradeRequest, request: ConnectionRequest, state: S | undefined): void {
+  private open(
+    socket: Socket,
+    rest: Buffer,
+    upgrade: UpgradeRequest,
+    request: ConnectionRequest,
+    state: S | undefined,
+    headers?: Readonly<Record<string, string>>,
+  ): void {
+    const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
+    const deflate = this.deflate?.sessionFor(upgrade.extensions) ?? null;
+    let response;
+    try {
+      response = upgradeResponse(upgrade.key, protocol, deflate?.response, headers);
+    } catch (err) {
+      // The application's headers for the 101 are not valid HTTP: nothing has been written yet.
+      return this.refuse(socket, err);
+    }
     this.startHeartbeat();
     this.pending.delete(socket);
     socket.off('error', onPendingError);
     socket.off('close', this.onPendingClose);
-    const protocol = selectProtocol(upgrade.protocols, this.options.protocols ?? []);
     socket.setNoDelay(true);
     // An http.Server's sockets allow half-open: without this, a peer's FIN before its first frame would leave the connection open.
     socket.allowHalfOpen = false;
-    const deflate = this.deflate?.sessionFor(upgrade.extensions) ?? null;
     const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, request);
     conn.deflateSession = deflate;
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
-    conn.sendRaw(upgradeResponse(upgrade.key, protocol, deflate?.response));
+    conn.sendRaw(response);
     this.openConnections.set(conn.id, conn);
     this.cluster.connectionOpened(conn);
     this.opening = conn;

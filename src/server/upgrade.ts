@@ -46,6 +46,20 @@ export class ConnectionRequest {
   }
 }
 
+/**
+ * What `onUpgrade` returns to accept with response headers for the 101 (e.g.
+ * `Set-Cookie`) besides the connection's state. The headers are checked like
+ * an HttpError's: one that is not valid HTTP, or one the handshake writes
+ * itself (Upgrade, Connection, Sec-WebSocket-*, Content-Length,
+ * Transfer-Encoding), refuses the upgrade with 500, reported on `errors$`.
+ */
+export class AcceptedUpgrade<S> {
+  constructor(
+    readonly state: S,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {}
+}
+
 /** Which upgrade paths a server takes: one exact path, or a predicate over the path (without the query). */
 export type PathMatcher = string | ((path: string) => boolean);
 

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { firstValueFrom } from 'rxjs';
 import { WebSocket } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { type Connection, type ConnectionError, HttpError, type ServerOptions, WebSocketServer } from '../../src/index.js';
+import { AcceptedUpgrade, type Connection, type ConnectionError, HttpError, type ServerOptions, WebSocketServer } from '../../src/index.js';
 import { RawClient, upgradeRequest } from '../support/raw-client.js';
 import { type SelfSigned, selfSigned, trusting } from '../support/tls.js';
 
@@ -226,6 +226,49 @@ describe('onUpgrade', () => {
     );
     server.connections$.subscribe((conn) => expectTypeOf(conn.state).toEqualTypeOf<{ user: string }>());
     expectTypeOf(server).toEqualTypeOf<WebSocketServer<{ user: string }>>();
+  });
+
+  it('accepts with headers for the 101 (Set-Cookie), sync or async, and the state beside them', async () => {
+    const { server, port } = await start({
+      onUpgrade: async (req) => {
+        await new Promise((r) => setTimeout(r, 10));
+        return new AcceptedUpgrade({ user: req.query.get('user') ?? '' }, { 'Set-Cookie': 'sid=abc; HttpOnly', 'X-Node': 'n1' });
+      },
+    });
+    expectTypeOf(server).toEqualTypeOf<WebSocketServer<{ user: string }>>();
+    const opened = firstValueFrom(server.connections$);
+    const c = await exchange(port, upgradeRequest(port, {}, '/?user=ann'));
+    expect(c.status).toBe(101);
+    const lines = c.response.split('\r\n');
+    expect(lines).toContain('Set-Cookie: sid=abc; HttpOnly');
+    expect(lines).toContain('X-Node: n1');
+    expect(lines).toContain('Upgrade: websocket');
+    expect((await opened).state).toEqual({ user: 'ann' });
+    const { port: syncPort } = await start({ onUpgrade: () => new AcceptedUpgrade({}, { 'Set-Cookie': 'a=1' }) });
+    const d = await exchange(syncPort, upgradeRequest(syncPort));
+    expect(d.status).toBe(101);
+    expect(d.response.split('\r\n')).toContain('Set-Cookie: a=1');
+  });
+
+  it.each([
+    ['a value with U+010D U+010A', { 'Set-Cookie': 'a=1\u010d\u010aX-Evil: 1' }],
+    ['a value with CR LF', { 'Set-Cookie': 'a=1\r\nX-Evil: 1' }],
+    ['an invalid name', { 'Set Cookie': 'a=1' }],
+    ['a header of the handshake (Sec-WebSocket-Accept)', { 'Sec-WebSocket-Accept': 'forged' }],
+    ['Content-Length, which a 101 must not carry', { 'Content-Length': '0' }],
+  ])('headers for the 101 with %s: 500 before any 101, reported on errors$, no connection', async (_, headers) => {
+    const { server, port } = await start({ onUpgrade: () => new AcceptedUpgrade({}, headers) });
+    const errors: unknown[] = [];
+    server.errors$.subscribe((e) => errors.push(e.error));
+    const c = await exchange(port, upgradeRequest(port));
+    expect(c.status).toBe(500);
+    expect(c.response).not.toContain('101');
+    expect(c.response).not.toContain('X-Evil');
+    await c.waitEnded();
+    expect(c.frames).toEqual([]);
+    expect(server.connectionCount).toBe(0);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TypeError);
   });
 
   it('a client that resets while the hook awaits is dropped: connectionCount stays 0, close() resolves', async () => {
