@@ -50,6 +50,7 @@ const fail = (code: string, closeCode: number, message: string): never => {
  * length and FIN, masking, the 64-bit length's top bit, and RSV1 (allowed
  * only when permessage-deflate was agreed, only on a message's first frame). Only a header
  * that straddles chunks is copied (into a 14-byte scratch buffer).
+ * @internal (not exported by the package: decodeFrames is its public form)
  */
 export class FrameDecoder {
   private readonly requireMask: boolean;

@@ -36,6 +36,7 @@ const LF = 0x0a;
 const TAB = 0x09;
 const TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 
+/** @internal (not exported by the package) */
 export class RequestHeadParser {
   private readonly maxHeadSize: number;
   private readonly maxHeaders: number;

@@ -120,7 +120,7 @@ class InboundSubscriber extends Subscriber<Message> {
   }
 }
 
-const NO_REQUEST = new ConnectionRequest(
+const NO_REQUEST = ConnectionRequest.of(
   { method: 'GET', target: '/', path: '/', query: '', version: 'HTTP/1.1', headers: new Map() },
   undefined,
   { protocols: [], extensions: '', origin: undefined },
@@ -178,7 +178,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   private inbound: Subscription | null = null;
   private head: Buffer | null;
 
-  constructor(
+  // Private: only the server opens connections (Connection.open), so the published types offer no constructor.
+  private constructor(
     /** @internal */ readonly socket: Socket,
     head: Buffer,
     private readonly options: ConnectionOptions,
@@ -195,6 +196,19 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     socket.on('error', onSocketError);
     socket.once('close', onSocketClose);
     this.head = head;
+  }
+
+  /** @internal */
+  static open<S>(
+    socket: Socket,
+    head: Buffer,
+    options: ConnectionOptions,
+    owner: ConnectionOwner,
+    initialState: S,
+    protocol?: string,
+    request?: ConnectionRequest,
+  ): Connection<S> {
+    return new Connection<S>(socket, head, options, owner, initialState, protocol, request);
   }
 
   /**

@@ -419,7 +419,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
       this.reject(socket, err instanceof HttpError ? err : new HttpError(400, 'bad request'));
       return;
     }
-    const request = new ConnectionRequest(head, socket, upgrade);
+    const request = ConnectionRequest.of(head, socket, upgrade);
     const hook = this.options.onUpgrade;
     if (hook === undefined) return this.open(socket, rest, upgrade, request, undefined);
     let result;
@@ -494,7 +494,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
     socket.setNoDelay(true);
     // An http.Server's sockets allow half-open: without this, a peer's FIN before its first frame would leave the connection open.
     socket.allowHalfOpen = false;
-    const conn: Connection<S> = new Connection<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, request);
+    const conn: Connection<S> = Connection.open<S>(socket, rest, this.connectionOptions, this, undefined as S, protocol, request);
     conn.deflateSession = deflate;
     // Queued, not written: the 101 and whatever onConnect sends (a welcome) leave in one write.
     conn.sendRaw(response);

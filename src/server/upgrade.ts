@@ -27,7 +27,12 @@ export class ConnectionRequest {
   private parsedQuery: URLSearchParams | undefined;
 
   /** @internal */
-  constructor(head: RequestHead, socket: Socket | undefined, upgrade: Pick<UpgradeRequest, 'protocols' | 'extensions' | 'origin'>) {
+  static of(head: RequestHead, socket: Socket | undefined, upgrade: Pick<UpgradeRequest, 'protocols' | 'extensions' | 'origin'>): ConnectionRequest {
+    return new ConnectionRequest(head, socket, upgrade);
+  }
+
+  // Private: only the server makes these (ConnectionRequest.of), so the published types offer no constructor.
+  private constructor(head: RequestHead, socket: Socket | undefined, upgrade: Pick<UpgradeRequest, 'protocols' | 'extensions' | 'origin'>) {
     this.method = head.method;
     this.target = head.target;
     this.path = head.path;

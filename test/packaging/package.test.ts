@@ -72,6 +72,29 @@ describe('the packed package', () => {
     for (const source of map.sources) expect(readFileSync(join(pkg, 'dist/server', source), 'utf8').length).toBeGreaterThan(0);
   });
 
+  it('published types: no @internal text, no FaultOwner, no declaration the index does not reach, no constructor of a class only the server makes', () => {
+    const declarations = readdirSync(join(pkg, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    expect(declarations).toContain('index.d.ts');
+    const constructible: string[] = [];
+    for (const file of declarations) {
+      const text = readFileSync(join(pkg, 'dist', file), 'utf8');
+      expect([file, text.includes('@internal')]).toEqual([file, false]);
+      expect([file, text.includes('FaultOwner')]).toEqual([file, false]);
+      // A class with a public constructor: `declare class X … constructor(`, before the next class.
+      for (const match of text.matchAll(/declare (?:abstract )?class (\w+)([^]*?)(?=export declare |declare class |$)/g)) {
+        if (/\n {4}constructor\(/.test(match[2]!)) constructible.push(match[1]!);
+      }
+    }
+    // The internal modules (CLI, IPC, outbound queue, attribution…) ship no declarations.
+    for (const internal of ['cli.d.ts', 'server/attribution.d.ts', 'server/outbound.d.ts', 'cluster/ipc.d.ts']) expect(declarations).not.toContain(internal);
+    expect(readFileSync(join(pkg, 'dist/server/connection.d.ts'), 'utf8')).toContain('private constructor();');
+    expect(readFileSync(join(pkg, 'dist/server/upgrade.d.ts'), 'utf8')).toContain('private constructor();');
+    // What applications construct themselves, and nothing else.
+    expect(constructible.sort()).toEqual(
+      ['AcceptedUpgrade', 'ConnectionClosedError', 'GuardedObservable', 'HttpError', 'LocalCluster', 'NodeCluster', 'ProtocolError', 'RedisCluster', 'WebSocketServer'].sort(),
+    );
+  });
+
   it('published types leave out internals, and a strict consumer type-checks against them (skipLibCheck off)', () => {
     const connection = readFileSync(join(pkg, 'dist/server/connection.d.ts'), 'utf8');
     const server = readFileSync(join(pkg, 'dist/server/server.d.ts'), 'utf8');
