@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `rxws` command: a thin shell over the library. Flags and wire behaviour
 // are documented in README.md, "The `rxws` command".
+import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { config as rxjsConfig } from 'rxjs';
 import yargs from 'yargs';
@@ -34,6 +35,9 @@ const size = (name: string) => (value: unknown) => {
     throw new Error(`--${name}: ${(err as Error).message}`);
   }
 };
+
+// The package's own version: yargs would look for a package.json from the working directory up, finding the host application's.
+const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const argv = yargs(hideBin(process.argv))
   .scriptName('rxws')
@@ -79,7 +83,7 @@ const argv = yargs(hideBin(process.argv))
   })
   .strict()
   .help()
-  .version()
+  .version(packageVersion)
   .fail((message, err) => fail(message ?? err?.message ?? 'invalid arguments'))
   .parseSync();
 

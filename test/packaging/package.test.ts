@@ -24,7 +24,8 @@ describe('the packed package', () => {
     const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
     app = join(dir, 'app');
     mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+    // A version of its own, which `rxws --version` must not print.
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '7.7.7', private: true }));
     const install = ['install', '--no-audit', '--no-fund', tarball];
     try {
       run('npm', [...install, '--offline'], app);
@@ -64,6 +65,15 @@ describe('the packed package', () => {
       }
     }
     expect(out).toMatch(/^listening on ws:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  it("rxws --version prints the package's own version, run from the host project's node_modules/.bin and through npx", () => {
+    const own = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(run(join(app, 'node_modules/.bin/rxws'), ['--version'], app)).toBe(`${own}\n`);
+    expect(run('npx', ['--offline', 'rxws', '--version'], app)).toBe(`${own}\n`);
+    const nested = join(app, 'src');
+    mkdirSync(nested, { recursive: true });
+    expect(run(join(app, 'node_modules/.bin/rxws'), ['--version'], nested)).toBe(`${own}\n`);
   });
 
   it('ships a LICENSE, and source maps whose sources are in the package', () => {
