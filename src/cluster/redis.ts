@@ -9,6 +9,7 @@ import type { Connection } from '../server/connection.js';
 import { reconnectDelay, tickWhileUp } from '../streams/tickWhileUp.js';
 import type { ClusterAdapter, ClusterFactory, ClusterHealth, ClusterOwner, PublishOptions } from './adapter.js';
 import { NodeCluster } from './node-cluster.js';
+import { assertIoredisInstalled } from './ioredis-installed.js';
 import { decodeEnvelope, encodeEnvelope, Kind, sentBy } from './envelope.js';
 
 export interface RedisClusterOptions {
@@ -157,6 +158,7 @@ export class RedisCluster<S> extends NodeCluster<S> implements ClusterAdapter<S>
     private readonly options: RedisClusterOptions,
   ) {
     super(owner);
+    assertIoredisInstalled();
     this.prefix = `rxws:${options.name ?? 'rxws'}:`;
     this.nodesKey = `${this.prefix}nodes`;
     this.connKey = `${this.prefix}conn`;

@@ -4,15 +4,43 @@
 // prom-client); falls back to --prefer-offline if the offline install fails.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** `npx rxws ARGS` in `cwd`, once it printed its listening line; stop() sends SIGTERM to npx and the server it started. */
+async function startCommand(cwd: string, args: string[]) {
+  const proc = spawn('npx', ['--offline', 'rxws', ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    process.kill(-proc.pid!, 'SIGTERM');
+    await once(proc, 'exit');
+  };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const listening = /listening on ws:\/\/127\.0\.0\.1:(\d+)\n/.exec(out);
+        if (listening) resolve(Number(listening[1]));
+      });
+      proc.once('exit', (code) => reject(new Error(`npx rxws exited with ${code}: ${err}`)));
+    });
+    return { port, stop, output: () => out, errors: () => err };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
 
 describe('the packed package', () => {
   let dir: string;
@@ -46,25 +74,49 @@ describe('the packed package', () => {
 
   it('rxjs is a peer (one copy, the application\'s), and npx rxws starts', async () => {
     expect(() => readdirSync(join(pkg, 'node_modules/rxjs'))).toThrow();
-    const proc = spawn('npx', ['--offline', 'rxws', '--port', '0', '--host', '127.0.0.1'], { cwd: app, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const command = await startCommand(app, ['--port', '0', '--host', '127.0.0.1']);
+    await command.stop();
+    expect(command.output()).toMatch(/^listening on ws:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  it('npx rxws --redis URL clusters on a fresh install (ioredis comes with the package)', async () => {
+    const redis = await startRedis();
     try {
-      await new Promise<void>((resolve, reject) => {
-        proc.stdout.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          if (/listening on ws:\/\/127\.0\.0\.1:\d+\n/.test(out)) resolve();
-        });
-        proc.once('exit', (code) => reject(new Error(`npx rxws exited with ${code}: ${err}`)));
-      });
-    } finally {
-      if (proc.exitCode === null) {
-        process.kill(-proc.pid!, 'SIGTERM'); // npx and the server it started
-        await once(proc, 'exit');
+      const command = await startCommand(app, ['--port', '0', '--host', '127.0.0.1', '--redis', redis.url]);
+      try {
+        let health: { cluster?: { redis?: string } } = {};
+        for (const deadline = Date.now() + 10_000; health.cluster?.redis !== 'up' && Date.now() < deadline; ) {
+          await new Promise((r) => setTimeout(r, 100));
+          health = (await (await fetch(`http://127.0.0.1:${command.port}/healthz`)).json()) as typeof health;
+        }
+        expect(health.cluster).toEqual({ redis: 'up', nodes: 1 });
+        expect(command.errors()).not.toContain('redis down');
+      } finally {
+        await command.stop();
       }
+    } finally {
+      await redis.stop();
     }
-    expect(out).toMatch(/^listening on ws:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  it('a library user without ioredis can import the package, and gets a clear error when constructing a Redis cluster', () => {
+    const ioredis = join(app, 'node_modules/ioredis');
+    const away = join(dir, 'ioredis-away');
+    renameSync(ioredis, away);
+    try {
+      const script = `import { WebSocketServer, redisCluster } from '@rxws/server';
+        try {
+          new WebSocketServer({ port: 0, cluster: redisCluster({ url: 'redis://127.0.0.1:1' }) });
+          process.stdout.write('constructed');
+        } catch (err) {
+          process.stdout.write(err.message);
+        }`;
+      expect(run(process.execPath, ['--input-type=module', '-e', script], app)).toBe(
+        'rxws: a Redis cluster needs the ioredis package, which cannot be found: npm install ioredis',
+      );
+    } finally {
+      renameSync(away, ioredis);
+    }
   });
 
   it("rxws --version prints the package's own version, run from the host project's node_modules/.bin and through npx", () => {
