@@ -1,6 +1,15 @@
 // Public API of @rxws/server: the server, its connections and rooms, the
 // behaviours of the rxws command, and the RxJS operators of the pipeline.
-export { WebSocketServer, type ServerOptions, type UpgradeAnswer, type HttpResponse, type ConnectionError } from './server/server.js';
+export {
+  WebSocketServer,
+  type ServerOptions,
+  type ServerSettings,
+  type StateOptions,
+  type UpgradeHook,
+  type UpgradeAnswer,
+  type HttpResponse,
+  type ConnectionError,
+} from './server/server.js';
 export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions, type SendResult } from './server/connection.js';
 export { encodeMessage, sendToAll } from './server/rooms.js';
 export type { Rooms, RoomMessage, PublishOptions, ClusterAdapter, ClusterOwner, ClusterFactory, ClusterHealth } from './cluster/adapter.js';

@@ -22,9 +22,9 @@ export interface RoomMessage<S = Record<string, unknown>> {
 
 export interface PublishOptions<S = Record<string, unknown>> {
   /** Who published (reported in RoomMessage.from / fromId; only its id crosses nodes). */
-  readonly from?: Connection<S>;
+  readonly from?: Connection<S> | undefined;
   /** A member that should not receive it, typically the sender (only its id crosses nodes). */
-  readonly except?: Connection<S>;
+  readonly except?: Connection<S> | undefined;
 }
 
 /**

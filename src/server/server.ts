@@ -45,7 +45,11 @@ export interface HttpResponse {
   readonly headers?: Record<string, string>;
 }
 
-export interface ServerOptions<S> {
+/** The options of a WebSocketServer: its settings and hooks, and where each connection's state comes from. */
+export type ServerOptions<S> = ServerSettings<S> & StateOptions<S>;
+
+/** Everything but the state's source (StateOptions). */
+export interface ServerSettings<S> {
   /** Port to listen on (0: any free port). Default 8080. Ignored with `server`. */
   readonly port?: number;
   /** Default '0.0.0.0'. */
@@ -88,17 +92,6 @@ export interface ServerOptions<S> {
   readonly closeTimeout?: number;
   /** Graceful shutdown waits this long for close replies before ending sockets (ms). Default 5 000. */
   readonly shutdownGrace?: number;
-  /**
-   * Runs before any WebSocket exists (no 101 yet). Return (or resolve) the
-   * connection's state, or `new AcceptedUpgrade(state, headers)` to add
-   * headers to the 101 (e.g. Set-Cookie); throw or return an HttpError to refuse with its status,
-   * headers and message as the body. Any other exception gets 500 and is
-   * reported on errors$. Its time counts against `handshakeTimeout`; a socket
-   * that closes meanwhile is dropped. Upgrades awaiting it count against `maxConnections`.
-   */
-  readonly onUpgrade?: (request: ConnectionRequest) => UpgradeAnswer<S> | PromiseLike<UpgradeAnswer<S>>;
-  /** Initial application state of each connection (when `onUpgrade` gives none). */
-  readonly initialState?: (conn: Connection<S>) => S;
   readonly onConnect?: (conn: Connection<S>) => void;
   readonly onMessage?: (conn: Connection<S>, data: MessageData) => void;
   readonly onClose?: (conn: Connection<S>, event: CloseEvent) => void;
@@ -127,8 +120,42 @@ export interface ServerOptions<S> {
   readonly cluster?: (owner: ClusterOwner<S>) => ClusterAdapter<S>;
 }
 
-/** What onUpgrade gives: the state (undefined: the default one), the state with headers for the 101, or a refusal. */
-export type UpgradeAnswer<S> = S | AcceptedUpgrade<S> | HttpError | undefined;
+/**
+ * Where each connection's state comes from: what `onUpgrade` gives, else
+ * `initialState(conn)`, else `{}`. A hook that may give nothing (undefined)
+ * therefore needs `initialState`, or a state type that `{}` is (optional
+ * fields): the types refuse the rest, since `conn.state` would not be an S.
+ */
+export type StateOptions<S> =
+  | {
+      readonly onUpgrade?: UpgradeHook<S, undefined>;
+      /** Initial application state of each connection (when `onUpgrade` gives none). */
+      readonly initialState: (conn: Connection<S>) => S;
+    }
+  | ({
+      readonly onUpgrade?: UpgradeHook<S, undefined>;
+      readonly initialState?: undefined;
+    } & DefaultStateCheck<S>);
+
+/**
+ * Runs before any WebSocket exists (no 101 yet). Return (or resolve) the
+ * connection's state, or `new AcceptedUpgrade(state, headers)` to add
+ * headers to the 101 (e.g. Set-Cookie); throw or return an HttpError to refuse with its status,
+ * headers and message as the body. Any other exception gets 500 and is
+ * reported on errors$. Its time counts against `handshakeTimeout`; a socket
+ * that closes meanwhile is dropped. Upgrades awaiting it count against `maxConnections`.
+ */
+export type UpgradeHook<S, Default = undefined> = (request: ConnectionRequest) => UpgradeAnswer<S, Default> | PromiseLike<UpgradeAnswer<S, Default>>;
+
+/** What onUpgrade gives: the state, the state with headers for the 101, a refusal, or (`Default`) nothing: the default state. */
+export type UpgradeAnswer<S, Default = undefined> = S | AcceptedUpgrade<S> | HttpError | Default;
+
+/**
+ * Without initialState, a hook may answer undefined only if `{}` (the state
+ * it then gets) is an S. NoInfer: S is inferred from the hook as typed above
+ * (an undefined answer matched as such), and only checked here.
+ */
+type DefaultStateCheck<S> = {} extends S ? unknown : { readonly onUpgrade?: UpgradeHook<NoInfer<S>, never> };
 
 export interface ConnectionError<S> {
   readonly error: unknown;
