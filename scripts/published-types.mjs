@@ -1,8 +1,12 @@
 // After tsc: the published declarations are exactly those that dist/index.d.ts
 // reaches. The others describe internals (the CLI, the cluster's IPC, the
 // outbound queue…) that no import of the package can name, so they are removed
-// rather than shipped.
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+// rather than shipped. Each one kept gets a CommonJS twin (.d.cts, its
+// imports pointing at .cjs twins) for the package's `require` condition:
+// TypeScript then types `require('@rxws/server')` from CommonJS under node16 and
+// nodenext (TS1479 otherwise), while Node ≥ 20.19 loads the same ES module
+// (require(esm)), so there is one copy of every class at run time.
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,13 +28,17 @@ export function reachableDeclarations(entry) {
   return seen;
 }
 
-function declarationsIn(dir) {
+function filesIn(dir, suffix) {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.d.ts'))
+    .filter((entry) => entry.isFile() && entry.name.endsWith(suffix))
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
 const reachable = reachableDeclarations(join(DIST, 'index.d.ts'));
-const removed = declarationsIn(DIST).filter((file) => !reachable.has(file));
-for (const file of removed) rmSync(file);
+const removed = filesIn(DIST, '.d.ts').filter((file) => !reachable.has(file));
+for (const file of [...removed, ...filesIn(DIST, '.d.cts')]) rmSync(file);
+for (const file of reachable) {
+  const text = readFileSync(file, 'utf8').replace(RELATIVE_SPECIFIER, (match, specifier) => match.replace(specifier, specifier.replace(/\.js$/, '.cjs')));
+  writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
+}
 process.stdout.write(`published types: ${reachable.size} declaration files (${removed.length} internal ones removed)\n`);

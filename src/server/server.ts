@@ -1,7 +1,9 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import net, { type AddressInfo, type Socket } from 'node:net';
+// Namespace imports: the declarations must also compile for CommonJS consumers without esModuleInterop.
+import * as net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import type { Registry } from 'prom-client';
 import { asyncScheduler, lastValueFrom, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import { HttpError, ProtocolError } from '../protocol/errors.js';

@@ -15,6 +15,19 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
+/** tsc (strict, exactOptionalPropertyTypes, skipLibCheck off) in `cwd`: its error lines, rxjs's own left out. */
+function compile(cwd: string, args: string[]): string[] {
+  const base = ['--strict', '--exactOptionalPropertyTypes', '--target', 'es2022', '--skipLibCheck', 'false', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types')];
+  let output = '';
+  try {
+    output = run(process.execPath, [TSC, ...base, ...args], cwd);
+  } catch (err) {
+    output = String((err as { stdout?: string }).stdout);
+  }
+  // rxjs's own declarations are not ours to check
+  return output.split('\n').filter((line) => line !== '' && !line.includes('node_modules/rxjs/'));
+}
+
 /** `npx rxws ARGS` in `cwd`, once it printed its listening line; stop() sends SIGTERM to npx and the server it started. */
 async function startCommand(cwd: string, args: string[]) {
   const proc = spawn('npx', ['--offline', 'rxws', ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -172,15 +185,41 @@ describe('the packed package', () => {
        server.connections$.subscribe((conn: Connection<{ n: number }>) => conn.send(String(conn.state.n)));
        for (const conn of server.connections()) conn.close(1000);\n`,
     );
-    const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', 'false'];
-    args.push('--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types'), 'consumer.mts');
-    let output = '';
-    try {
-      output = run(process.execPath, [TSC, ...args], app);
-    } catch (err) {
-      output = String((err as { stdout?: string }).stdout);
-    }
-    // rxjs's own declarations are not ours to check
-    expect(output.split('\n').filter((line) => line !== '' && !line.includes('node_modules/rxjs/'))).toEqual([]);
+    expect(compile(app, ['--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'consumer.mts'])).toEqual([]);
+  });
+
+  // A CommonJS TypeScript project under each moduleResolution: it type-checks (strict,
+  // exactOptionalPropertyTypes, skipLibCheck off) and the emitted CommonJS runs.
+  it.each([
+    ['node10', 'commonjs', 'import'],
+    ['node16', 'node16', 'import'],
+    ['nodenext', 'nodenext', 'import'],
+    ['bundler', 'preserve', 'require'],
+  ] as const)('a CommonJS consumer type-checks and runs under moduleResolution %s', (resolution, module, style) => {
+    const use =
+      style === 'import'
+        ? "import { AcceptedUpgrade, type Connection, HttpError, WebSocketServer } from '@rxws/server';"
+        : "import rxws = require('@rxws/server');\nconst { AcceptedUpgrade, HttpError, WebSocketServer } = rxws;\ntype Connection<S> = rxws.Connection<S>;";
+    const project = join(app, `cjs-${resolution}`);
+    mkdirSync(project, { recursive: true });
+    writeFileSync(
+      join(project, 'consumer.cts'),
+      `${use}
+       const server = new WebSocketServer({
+         port: 0,
+         host: '127.0.0.1',
+         heartbeatInterval: 0,
+         onUpgrade: (req) => (req.path === '/' ? new AcceptedUpgrade({ user: 'ann' }, { 'Set-Cookie': 'a=1' }) : new HttpError(404, 'no')),
+       });
+       server.connections$.subscribe((conn: Connection<{ user: string }>) => {
+         server.rooms.publish('lobby', conn.state.user, { except: undefined });
+       });
+       void server.listen().then(async ({ port }) => {
+         await server.close();
+         process.stdout.write(\`\${typeof port} \${new HttpError(400, 'x') instanceof Error}\`);
+       });\n`,
+    );
+    expect(compile(project, ['--module', module, '--moduleResolution', resolution, '--outDir', 'out', 'consumer.cts'])).toEqual([]);
+    expect(run(process.execPath, ['out/consumer.cjs'], project)).toBe('number true');
   });
 });
