@@ -1,6 +1,6 @@
 // Public API of @rxws/server: the server, its connections and rooms, the
 // behaviours of the rxws command, and the RxJS operators of the pipeline.
-export { WebSocketServer, type ServerOptions, type HttpResponse, type ConnectionError } from './server/server.js';
+export { WebSocketServer, type ServerOptions, type ServerHistoryOptions, type HttpResponse, type ConnectionError } from './server/server.js';
 export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions, type SendResult } from './server/connection.js';
 export { encodeMessage, sendToAll } from './server/rooms.js';
 export type { Rooms, RoomMessage, PublishOptions, ClusterAdapter, ClusterOwner, ClusterFactory, ClusterHealth } from './cluster/adapter.js';
@@ -35,3 +35,17 @@ export type { FramePart } from './protocol/frame-decoder.js';
 export type { RequestHead } from './protocol/handshake.js';
 export { requestHeadOf, ConnectionRequest, type PathMatcher } from './server/upgrade.js';
 export { parseSize } from './size.js';
+export type {
+  HistoryStore,
+  HistoryOptions,
+  HistoryPosition,
+  HistoryEntry,
+  HistorySlice,
+  HistoryRecovery,
+  HistorySince,
+  MaybePromise,
+  PositionedPublish,
+  RoomHistory,
+} from './history/store.js';
+export { isHistorySince, validateHistoryOptions } from './history/store.js';
+export { MemoryHistory, memoryHistory, type MemoryHistoryOptions } from './history/memory.js';
