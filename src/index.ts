@@ -24,6 +24,7 @@ export {
   type ExtensionOffer,
 } from './protocol/extensions/permessage-deflate.js';
 export { rateLimit, type RateLimitOptions } from './streams/rateLimit.js';
+export { replayThenLive, type ReplayPage, type ReplayThenLiveOptions } from './streams/replayThenLive.js';
 export { heartbeat, type HeartbeatAction, type HeartbeatTarget } from './streams/heartbeat.js';
 export { drainConnections, type Drainable } from './streams/drainConnections.js';
 export { writeTo, streamTo, ConnectionClosedError, type WriteTarget, type PullSource } from './streams/writeTo.js';
