@@ -4,6 +4,7 @@ export {
   WebSocketServer,
   type ServerOptions,
   type ServerSettings,
+  type ServerHistoryOptions,
   type StateOptions,
   type UpgradeHook,
   type UpgradeAnswer,
@@ -33,6 +34,7 @@ export {
   type ExtensionOffer,
 } from './protocol/extensions/permessage-deflate.js';
 export { rateLimit, type RateLimitOptions } from './streams/rateLimit.js';
+export { replayThenLive, type ReplayPage, type ReplayThenLiveOptions } from './streams/replayThenLive.js';
 export { heartbeat, type HeartbeatAction, type HeartbeatTarget } from './streams/heartbeat.js';
 export { drainConnections, type Drainable } from './streams/drainConnections.js';
 export { writeTo, streamTo, ConnectionClosedError, type WriteTarget, type PullSource } from './streams/writeTo.js';
@@ -44,3 +46,17 @@ export type { FramePart } from './protocol/frame-decoder.js';
 export type { RequestHead } from './protocol/handshake.js';
 export { requestHeadOf, ConnectionRequest, AcceptedUpgrade, type PathMatcher } from './server/upgrade.js';
 export { parseSize } from './size.js';
+export type {
+  HistoryStore,
+  HistoryOptions,
+  HistoryPosition,
+  HistoryEntry,
+  HistorySlice,
+  HistoryRecovery,
+  HistorySince,
+  MaybePromise,
+  PositionedPublish,
+  RoomHistory,
+} from './history/store.js';
+export { isHistorySince, validateHistoryOptions } from './history/store.js';
+export { MemoryHistory, memoryHistory, type MemoryHistoryOptions } from './history/memory.js';

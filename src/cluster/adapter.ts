@@ -9,6 +9,7 @@
 // Promise in these types; what this node answers alone stays synchronous.
 import type { Observable } from 'rxjs';
 import type { Connection, MessageData } from '../server/connection.js';
+import type { RoomHistory } from '../history/store.js';
 
 /** What a room's `messages$` emits for each publish, on any node of the cluster. */
 export interface RoomMessage<S = Record<string, unknown>> {
@@ -18,6 +19,10 @@ export interface RoomMessage<S = Record<string, unknown>> {
   readonly from: Connection<S> | undefined;
   /** The publisher's connection id, on whichever node it is (undefined when published without `from`). */
   readonly fromId: string | undefined;
+  /** Its offset in the room's history (consecutive per room and epoch); undefined without the `history` option. */
+  readonly offset?: number | undefined;
+  /** The lifetime of the room's history that `offset` belongs to; undefined without the `history` option. */
+  readonly epoch?: string | undefined;
 }
 
 export interface PublishOptions<S = Record<string, unknown>> {
@@ -97,6 +102,13 @@ export interface ClusterOwner<S = Record<string, unknown>> {
   connections(): Iterable<Connection<S>>;
   /** Reports a fault (a subscriber that threw, a cluster error) to the server's `errors$`, never throws. */
   report(err: unknown): void;
+  /**
+   * With the server's `history` option: where room publishes get their
+   * position, and how members' frames are made from it (see
+   * history/store.ts). Undefined without history: publishes then have no
+   * position and cost nothing more.
+   */
+  readonly history?: RoomHistory | undefined;
 }
 
 /**

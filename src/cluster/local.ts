@@ -2,6 +2,7 @@ import { type Observable, Subject } from 'rxjs';
 import type { Connection, MessageData } from '../server/connection.js';
 import { GuardedObservable } from '../server/guarded.js';
 import { sendToAll } from '../server/rooms.js';
+import type { HistoryPosition } from '../history/store.js';
 import type { ClusterAdapter, ClusterHealth, ClusterOwner, PublishOptions, RoomMessage } from './adapter.js';
 
 /**
@@ -102,21 +103,50 @@ export class LocalCluster<S = Record<string, unknown>> implements ClusterAdapter
   }
 
   publish(room: string, data: string | Uint8Array, options?: PublishOptions<S>): number {
-    const set = this.roomMembers.get(room);
-    const delivered = set === undefined ? 0 : sendToAll(set, data, options?.except);
-    const subject = this.subjects.get(room);
-    if (subject !== undefined) {
-      const from = options?.from;
-      subject.next({ room, data: asMessageData(data), from, fromId: from?.id });
-    }
-    return delivered;
+    const from = options?.from;
+    const history = this.owner.history;
+    if (history === undefined) return this.deliver(room, data, from, from?.id, options?.except, undefined);
+    // With history the store gives the position first; an asynchronous store resolves in offset order.
+    const position = history.store.append(room, from?.id, data);
+    if (!(position instanceof Promise)) return this.deliver(room, data, from, from?.id, options?.except, position);
+    position.then(
+      (resolved) => this.deliver(room, data, from, from?.id, options?.except, resolved),
+      (err: unknown) => this.owner.report(err),
+    );
+    return 0;
   }
 
-  /** A publish that another node accepted: the same local fan-out, with `from` / `except` as ids. */
-  deliverPublish(room: string, data: string | Uint8Array, fromId: string | undefined, exceptId: string | undefined): number {
+  /**
+   * A publish that another node accepted: the same local fan-out, with `from` /
+   * `except` as ids, and its position when the room has history.
+   */
+  deliverPublish(
+    room: string,
+    data: string | Uint8Array,
+    fromId: string | undefined,
+    exceptId: string | undefined,
+    position?: HistoryPosition,
+  ): number {
+    return this.deliver(room, data, undefined, fromId, this.localConnection(exceptId), position);
+  }
+
+  private deliver(
+    room: string,
+    data: string | Uint8Array,
+    from: Connection<S> | undefined,
+    fromId: string | undefined,
+    except: Connection<S> | undefined,
+    position: HistoryPosition | undefined,
+  ): number {
     const set = this.roomMembers.get(room);
-    const delivered = set === undefined ? 0 : sendToAll(set, data, this.localConnection(exceptId));
-    this.subjects.get(room)?.next({ room, data: asMessageData(data), from: undefined, fromId });
+    const history = this.owner.history;
+    let delivered = 0;
+    if (set !== undefined) {
+      // Framed once per publish on this node, whatever the number of members.
+      const frame = position === undefined || history === undefined ? data : history.frame({ room, fromId, data, ...position });
+      delivered = sendToAll(set, frame, except);
+    }
+    this.subjects.get(room)?.next({ room, data: asMessageData(data), from, fromId, offset: position?.offset, epoch: position?.epoch });
     return delivered;
   }
 

@@ -39,6 +39,8 @@ import {
 } from './upgrade.js';
 import type { ClusterAdapter, ClusterOwner, Rooms } from '../cluster/adapter.js';
 import { localCluster } from '../cluster/local.js';
+import type { HistoryOptions, HistoryStore, PositionedPublish, RoomHistory } from '../history/store.js';
+import { memoryHistory } from '../history/memory.js';
 
 /** A plain HTTP response for a non-upgrade request. */
 export interface HttpResponse {
@@ -120,6 +122,19 @@ export interface ServerSettings<S> {
   readonly scheduler?: SchedulerLike;
   /** What spans rooms, broadcast and send-by-id, e.g. `redisCluster({ url })`. Default: this process only. */
   readonly cluster?: (owner: ClusterOwner<S>) => ClusterAdapter<S>;
+  /**
+   * Room history and recovery: every room keeps its last `size` publishes for
+   * `ttl` ms after its last publish, and each publish gets an offset and epoch.
+   * Off by default (then a publish costs nothing more).
+   */
+  readonly history?: ServerHistoryOptions;
+}
+
+export interface ServerHistoryOptions extends HistoryOptions {
+  /** Where the history lives, e.g. a cluster's shared store. Default: this process's memory (`memoryHistory`). */
+  readonly store?: (options: HistoryOptions) => HistoryStore;
+  /** What members receive for a publish with its position. Default: the published data unchanged. */
+  readonly frame?: (publish: PositionedPublish) => string | Uint8Array;
 }
 
 /**
@@ -168,6 +183,14 @@ const MIB = 1024 * 1024;
 const NOT_FOUND: HttpResponse = { status: 404, body: 'not found\n' };
 const INTERNAL_ERROR: HttpResponse = { status: 500, body: 'internal error\n' };
 
+const publishedData = (publish: PositionedPublish): string | Uint8Array => publish.data;
+
+function roomHistoryOf(options: ServerHistoryOptions | undefined): RoomHistory | undefined {
+  if (options === undefined) return undefined;
+  const sizing = { size: options.size, ttl: options.ttl };
+  return { store: (options.store ?? memoryHistory)(sizing), frame: options.frame ?? publishedData };
+}
+
 function onPendingError(this: Socket): void {
   // A socket that breaks during its handshake is simply dropped ('close' cleans up).
 }
@@ -209,16 +232,19 @@ export class WebSocketServer<S = Record<string, unknown>> {
   readonly stats = new ServerStats();
   private readonly metricsRegistered: Promise<void> | undefined;
   private readonly cluster: ClusterAdapter<S>;
+  private readonly history: RoomHistory | undefined;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
     this.scheduler = options.scheduler ?? asyncScheduler;
     const deflate = options.perMessageDeflate ?? false;
     this.deflate = deflate === false ? null : new DeflateNegotiator(resolveDeflateOptions(deflate));
     const connections = this.openConnections;
+    this.history = roomHistoryOf(options.history);
     this.cluster = (options.cluster ?? localCluster)({
       connection: (id) => connections.get(id),
       connections: () => connections.values(),
       report: (err) => this.report(err, undefined),
+      history: this.history,
     });
     this.rooms = this.cluster;
     const pending = this.pending;
@@ -591,6 +617,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
     await pendingGone;
     await serverClosed;
     await this.cluster.close();
+    await this.history?.store.close();
     this.connectionSubject.complete();
     this.errorSubject.complete();
   }
