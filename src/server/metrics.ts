@@ -20,7 +20,7 @@ export function registerServerMetrics(registry: Registry, source: StatsSource): 
         this.inc(value());
       },
     });
-  const labelledCounter = (name: string, help: string, label: string, values: ReadonlyMap<number, number>) =>
+  const labelledCounter = (name: string, help: string, label: string, values: ReadonlyMap<number | string, number>) =>
     new Counter({
       name,
       help,
@@ -56,7 +56,7 @@ export function registerServerMetrics(registry: Registry, source: StatsSource): 
   counter('rxws_bytes_sent_total', 'Bytes written to WebSocket connections (on the wire, handshake included).', () => {
     return stats.bytesSentClosed + source.openConnectionBytes()[1];
   });
-  labelledCounter('rxws_connections_closed_total', 'Closed connections by close code (1006: lost).', 'code', stats.closedByCode);
+  labelledCounter('rxws_connections_closed_total', 'Closed connections by close code (1006: lost; application codes 3000–4999 as "other").', 'code', stats.closedByCode);
   labelledCounter('rxws_handshake_rejections_total', 'Upgrade requests refused, by HTTP status.', 'status', stats.rejectedByStatus);
   counter(
     'rxws_messages_dropped_slow_consumer_total',

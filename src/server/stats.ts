@@ -14,11 +14,13 @@ export class ServerStats {
   droppedSlowConsumer = 0;
   /** Messages dropped by rate limiting (relay and echo). */
   droppedRateLimited = 0;
-  readonly closedByCode = new Map<number, number>();
+  /** By closeCodeLabel: at most 17 keys, whatever codes peers send. */
+  readonly closedByCode = new Map<string, number>();
   readonly rejectedByStatus = new Map<number, number>();
 
   connectionClosed(code: number, bytesRead: number, bytesWritten: number): void {
-    this.closedByCode.set(code, (this.closedByCode.get(code) ?? 0) + 1);
+    const label = closeCodeLabel(code);
+    this.closedByCode.set(label, (this.closedByCode.get(label) ?? 0) + 1);
     this.bytesReceivedClosed += bytesRead;
     this.bytesSentClosed += bytesWritten;
   }
@@ -26,6 +28,16 @@ export class ServerStats {
   handshakeRejected(status: number): void {
     this.rejectedByStatus.set(status, (this.rejectedByStatus.get(status) ?? 0) + 1);
   }
+}
+
+/**
+ * @internal the `code` label of a close: the codes RFC 6455 and the IANA
+ * registry define (1000–1015) by value; everything else, i.e. the 3000–4999
+ * codes an application or a client picks, as "other", so that no peer can
+ * create series (or entries here) at will.
+ */
+export function closeCodeLabel(code: number): string {
+  return Number.isInteger(code) && code >= 1000 && code <= 1015 ? String(code) : 'other';
 }
 
 /** @internal what the metrics read from a server at scrape time. */

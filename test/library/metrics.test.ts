@@ -81,6 +81,28 @@ describe('metrics option (your own prom-client Registry)', () => {
     expect(await valueOf(registry, 'rxws_handshake_rejections_total', { status: '400' })).toBe(1);
   });
 
+  it('closes by code: a bounded label set, whatever codes clients choose (RFC codes by value, 3000–4999 as "other")', async () => {
+    const registry = new Registry();
+    const { server, port } = await start(registry);
+    const N = 300;
+    const closed: Promise<unknown>[] = [];
+    for (let i = 0; i < N; i++) {
+      const { client, conn } = await connect(server, port);
+      closed.push(firstValueFrom(conn.closed$));
+      // every client its own application code: 3000 … 3149, 4000 … 4149
+      const code = i % 2 === 0 ? 3000 + i / 2 : 4000 + (i - 1) / 2;
+      await client.send({ opcode: 8, payload: Buffer.from([code >> 8, code & 0xff]) });
+    }
+    const { client, conn } = await connect(server, port);
+    closed.push(firstValueFrom(conn.closed$));
+    await client.send({ opcode: 8, payload: Buffer.from([0x03, 0xe9]) }); // 1001
+    await Promise.all(closed);
+    const { values } = await registry.getSingleMetric('rxws_connections_closed_total')!.get();
+    expect(values.map((v) => v.labels.code).sort()).toEqual(['1001', 'other']);
+    expect(await valueOf(registry, 'rxws_connections_closed_total', { code: 'other' })).toBe(N);
+    expect(await valueOf(registry, 'rxws_connections_closed_total', { code: '1001' })).toBe(1);
+  });
+
   it('counts messages dropped by the slow-consumer policy "drop"', async () => {
     const registry = new Registry();
     const { server, port } = await start(registry, { slowConsumer: 'drop', maxBufferedBytes: 1024 });
