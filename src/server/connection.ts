@@ -149,6 +149,14 @@ class IncomingSubscription implements Unsubscribable {
   }
 }
 
+/** Messages read before a connection's first subscriber. */
+class HeldMessages {
+  readonly messages: Message[] = [];
+  bytes = 0;
+  /** The bytes reached the budget: reading was paused. */
+  full = false;
+}
+
 /**
  * One WebSocket connection: the socket's bytes piped through decodeFrames →
  * limitMessageSize → reassembleMessages → handleControlFrames into
@@ -177,6 +185,9 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   private drainSubject: Subject<void> | null = null;
   private inbound: Subscription | null = null;
   private head: Buffer | null;
+  // Messages read before the first subscriber of incoming$, kept for it (see holdEarly).
+  private held: HeldMessages | null = null;
+  private firstSubscriberCame = false;
 
   constructor(
     /** @internal */ readonly socket: Socket,
@@ -276,6 +287,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   /** @internal */
   addObserver(subscriber: Subscriber<Message>): Unsubscribable | void {
+    if (!this.firstSubscriberCame) this.handOverHeld(subscriber);
     if (this.phase === CLOSED) return subscriber.complete();
     this.observers = [...this.observers, subscriber];
     return new IncomingSubscription(this as Connection<unknown>, subscriber);
@@ -392,12 +404,19 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   resume(): void {
     this.appPaused = false;
-    if (!this.outbound.outputBlocked && this.phase !== CLOSED) this.socket.resume();
+    this.resumeReading();
   }
 
-  /** @internal the peer took what we wrote: reading may resume (unless the application paused it). */
+  /** @internal the peer took what we wrote: reading may resume (unless something else holds it paused). */
   outputDrained(): void {
-    if (!this.appPaused && this.phase !== CLOSED) this.socket.resume();
+    this.resumeReading();
+  }
+
+  /** Resumes reading unless the application paused it, our output is backed up, or held messages fill the budget. */
+  private resumeReading(): void {
+    if (this.appPaused || this.outbound.outputBlocked || this.phase === CLOSED) return;
+    if (this.phase === OPEN && this.held?.full === true) return;
+    this.socket.resume();
   }
 
   /** Ends the TCP connection now, without a close handshake. */
@@ -450,12 +469,46 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   deliver(message: Message): void {
     const observers = this.observers;
     this.options.stats.messagesReceived++;
+    if (observers.length === 0 && !this.firstSubscriberCame) return this.holdEarly(message);
     const previous = beginAttribution(this);
     try {
       for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
     } finally {
       endAttribution(previous);
     }
+  }
+
+  /**
+   * Nobody has subscribed yet (the application awaits something first): keep
+   * the message for the first subscriber. Held bytes are bounded by the
+   * outbound budget: past it reading stops (TCP pushes back on the peer)
+   * until the subscriber comes; once we are closing, what is past it is dropped
+   * (reading must go on for the peer's close frame).
+   */
+  private holdEarly(message: Message): void {
+    const held = (this.held ??= new HeldMessages());
+    if (held.full && this.phase !== OPEN) return;
+    held.messages.push(message);
+    held.bytes += message.payload.length;
+    if (held.bytes >= this.options.maxBufferedBytes && !held.full) {
+      held.full = true;
+      if (this.phase === OPEN) this.socket.pause();
+    }
+  }
+
+  /** The first subscriber: it gets the held messages, in order, before anything else. */
+  private handOverHeld(subscriber: Subscriber<Message>): void {
+    this.firstSubscriberCame = true;
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    const previous = beginAttribution(this);
+    try {
+      for (let i = 0; i < held.messages.length && !subscriber.closed; i++) subscriber.next(held.messages[i]!);
+    } finally {
+      endAttribution(previous);
+    }
+    if (held.full) this.resumeReading();
   }
 
   /** @internal the inbound pipeline failed: a protocol error, or the socket broke. */
@@ -485,6 +538,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.phase = CLOSING;
     this.sent = { code, reason };
     this.outbound.push(frame);
+    // Held messages may have paused reading: the peer's close frame must be read.
+    if (this.held?.full === true) this.resumeReading();
     return true;
   }
 

@@ -8,7 +8,7 @@ import { type CloseEvent, type Connection, Opcode, streamTo } from '../../src/in
 import { clients, connect, servers, start } from '../support/library-server.js';
 import { closePayload, encodeClientFrame, RawClient } from '../support/raw-client.js';
 import { type RunningServer, startServer } from '../support/server.js';
-import { Waiter } from '../support/waiter.js';
+import { until } from '../support/waiter.js';
 
 const TEXT = 1;
 const CLOSE = 8;
@@ -23,17 +23,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
   await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
 });
-
-/** Polls `ready` until true (rejects after `timeoutMs`). */
-async function until(ready: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const waiter = new Waiter();
-  const timer = setInterval(() => waiter.wake(), 10);
-  try {
-    await waiter.until(ready, timeoutMs, what);
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 describe('the close slow-consumer policy keeps the 101 and what send accepted', () => {
   it('onConnect sends 3 × 600 KiB (1 MiB budget): the client gets the 101, the two accepted messages, then close 1008', async () => {
