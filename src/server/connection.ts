@@ -50,6 +50,8 @@ export interface CloseEvent {
   readonly wasClean: boolean;
   /** Our close frame, if we sent one (`code` undefined: it had no payload). */
   readonly sent?: { readonly code: number | undefined; readonly reason: string };
+  /** The rooms the connection was in: it has left them by the time this event is emitted. */
+  readonly rooms: ReadonlySet<string>;
 }
 
 /** What `trySend` did: queued, refused because the budget is full (the slow-consumer policy applied), or the connection is not open. */
@@ -57,6 +59,8 @@ export type SendResult = 'queued' | 'full' | 'closed';
 
 /** Notified by every connection; the server implements it. */
 export interface ConnectionOwner {
+  /** The rooms `conn` is in (read just before it closes, for its close event). */
+  connectionRooms(conn: Connection<unknown>): ReadonlySet<string>;
   connectionClosed(conn: Connection<unknown>, event: CloseEvent): void;
   connectionError(conn: Connection<unknown>, err: unknown): void;
 }
@@ -126,6 +130,7 @@ const NO_REQUEST = new ConnectionRequest(
   { protocols: [], extensions: '', origin: undefined },
 );
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
+const NO_ROOMS: ReadonlySet<string> = new Set();
 const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
 
 /** A connection's incoming$: guarded, and subscribing costs one small object, no closures. */
@@ -588,11 +593,14 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.deflateSession?.release();
     const received = this.received;
     const sent = this.sent;
+    const rooms = this.owner.connectionRooms(this as Connection<unknown>);
     const event: CloseEvent = {
       code: received?.code ?? CloseCode.Abnormal,
       reason: received?.reason ?? '',
       wasClean: received !== null && sent !== null,
       ...(sent !== null && { sent }),
+      // A copy: the adapter's own set changes as the connection leaves.
+      rooms: rooms.size === 0 ? NO_ROOMS : new Set(rooms),
     };
     this.closeEvent = event;
     this.owner.connectionClosed(this as Connection<unknown>, event);

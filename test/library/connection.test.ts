@@ -125,7 +125,7 @@ describe('the close handshake', () => {
     expect([pong.opcode, pong.payload.toString()]).toEqual([PONG, 'still there?']);
     await client.send({ opcode: CLOSE, payload: closePayload(1000) });
     const event = await firstValueFrom(conn.closed$);
-    expect(event).toEqual({ code: 1000, reason: '', wasClean: true, sent: { code: 1000, reason: 'bye' } });
+    expect(event).toEqual({ code: 1000, reason: '', wasClean: true, sent: { code: 1000, reason: 'bye' }, rooms: new Set() });
   });
 
   it('a peer that never answers our close: the close event says 1006, not clean, with what we sent in `sent` (RFC 6455 §7.1.5)', async () => {
@@ -134,7 +134,7 @@ describe('the close handshake', () => {
     const event = firstValueFrom(conn.closed$);
     conn.close(4000, 'go away');
     expect((await client.closeOutcome()).code).toBe(4000);
-    const expected: CloseEvent = { code: 1006, reason: '', wasClean: false, sent: { code: 4000, reason: 'go away' } };
+    const expected: CloseEvent = { code: 1006, reason: '', wasClean: false, sent: { code: 4000, reason: 'go away' }, rooms: new Set() };
     expect(await event).toEqual(expected);
   });
 });
