@@ -50,6 +50,8 @@ export interface CloseEvent {
   readonly wasClean: boolean;
   /** Our close frame, if we sent one (`code` undefined: it had no payload). */
   readonly sent?: { readonly code: number | undefined; readonly reason: string };
+  /** The rooms the connection was in: it has left them by the time this event is emitted. */
+  readonly rooms: ReadonlySet<string>;
 }
 
 /** What `trySend` did: queued, refused because the budget is full (the slow-consumer policy applied), or the connection is not open. */
@@ -57,6 +59,8 @@ export type SendResult = 'queued' | 'full' | 'closed';
 
 /** Notified by every connection; the server implements it. */
 export interface ConnectionOwner {
+  /** The rooms `conn` is in (read just before it closes, for its close event). */
+  connectionRooms(conn: Connection<unknown>): ReadonlySet<string>;
   connectionClosed(conn: Connection<unknown>, event: CloseEvent): void;
   connectionError(conn: Connection<unknown>, err: unknown): void;
 }
@@ -126,6 +130,7 @@ const NO_REQUEST = ConnectionRequest.of(
   { protocols: [], extensions: '', origin: undefined },
 );
 const NO_OBSERVERS: readonly Subscriber<Message>[] = [];
+const NO_ROOMS: ReadonlySet<string> = new Set();
 const toMessageData = (m: Message): MessageData => (m.opcode === Opcode.Text ? m.payload.toString('utf8') : m.payload);
 
 /** A connection's incoming$: guarded, and subscribing costs one small object, no closures. */
@@ -147,6 +152,14 @@ class IncomingSubscription implements Unsubscribable {
   unsubscribe(): void {
     this.conn.removeObserver(this.subscriber);
   }
+}
+
+/** Messages read before a connection's first subscriber. */
+class HeldMessages {
+  readonly messages: Message[] = [];
+  bytes = 0;
+  /** The bytes reached the budget: reading was paused. */
+  full = false;
 }
 
 /**
@@ -177,6 +190,9 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   private drainSubject: Subject<void> | null = null;
   private inbound: Subscription | null = null;
   private head: Buffer | null;
+  // Messages read before the first subscriber of incoming$, kept for it (see holdEarly).
+  private held: HeldMessages | null = null;
+  private firstSubscriberCame = false;
 
   // Private: only the server opens connections (Connection.open), so the published types offer no constructor.
   private constructor(
@@ -290,6 +306,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   /** @internal */
   addObserver(subscriber: Subscriber<Message>): Unsubscribable | void {
+    if (!this.firstSubscriberCame) this.handOverHeld(subscriber);
     if (this.phase === CLOSED) return subscriber.complete();
     this.observers = [...this.observers, subscriber];
     return new IncomingSubscription(this as Connection<unknown>, subscriber);
@@ -406,12 +423,19 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
 
   resume(): void {
     this.appPaused = false;
-    if (!this.outbound.outputBlocked && this.phase !== CLOSED) this.socket.resume();
+    this.resumeReading();
   }
 
-  /** @internal the peer took what we wrote: reading may resume (unless the application paused it). */
+  /** @internal the peer took what we wrote: reading may resume (unless something else holds it paused). */
   outputDrained(): void {
-    if (!this.appPaused && this.phase !== CLOSED) this.socket.resume();
+    this.resumeReading();
+  }
+
+  /** Resumes reading unless the application paused it, our output is backed up, or held messages fill the budget. */
+  private resumeReading(): void {
+    if (this.appPaused || this.outbound.outputBlocked || this.phase === CLOSED) return;
+    if (this.phase === OPEN && this.held?.full === true) return;
+    this.socket.resume();
   }
 
   /** Ends the TCP connection now, without a close handshake. */
@@ -464,12 +488,46 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
   deliver(message: Message): void {
     const observers = this.observers;
     this.options.stats.messagesReceived++;
+    if (observers.length === 0 && !this.firstSubscriberCame) return this.holdEarly(message);
     const previous = beginAttribution(this);
     try {
       for (let i = 0; i < observers.length; i++) observers[i]!.next(message);
     } finally {
       endAttribution(previous);
     }
+  }
+
+  /**
+   * Nobody has subscribed yet (the application awaits something first): keep
+   * the message for the first subscriber. Held bytes are bounded by the
+   * outbound budget: past it reading stops (TCP pushes back on the peer)
+   * until the subscriber comes; once we are closing, what is past it is dropped
+   * (reading must go on for the peer's close frame).
+   */
+  private holdEarly(message: Message): void {
+    const held = (this.held ??= new HeldMessages());
+    if (held.full && this.phase !== OPEN) return;
+    held.messages.push(message);
+    held.bytes += message.payload.length;
+    if (held.bytes >= this.options.maxBufferedBytes && !held.full) {
+      held.full = true;
+      if (this.phase === OPEN) this.socket.pause();
+    }
+  }
+
+  /** The first subscriber: it gets the held messages, in order, before anything else. */
+  private handOverHeld(subscriber: Subscriber<Message>): void {
+    this.firstSubscriberCame = true;
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    const previous = beginAttribution(this);
+    try {
+      for (let i = 0; i < held.messages.length && !subscriber.closed; i++) subscriber.next(held.messages[i]!);
+    } finally {
+      endAttribution(previous);
+    }
+    if (held.full) this.resumeReading();
   }
 
   /** @internal the inbound pipeline failed: a protocol error, or the socket broke. */
@@ -499,6 +557,8 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.phase = CLOSING;
     this.sent = { code, reason };
     this.outbound.push(frame);
+    // Held messages may have paused reading: the peer's close frame must be read.
+    if (this.held?.full === true) this.resumeReading();
     return true;
   }
 
@@ -547,11 +607,14 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.deflateSession?.release();
     const received = this.received;
     const sent = this.sent;
+    const rooms = this.owner.connectionRooms(this as Connection<unknown>);
     const event: CloseEvent = {
       code: received?.code ?? CloseCode.Abnormal,
       reason: received?.reason ?? '',
       wasClean: received !== null && sent !== null,
       ...(sent !== null && { sent }),
+      // A copy: the adapter's own set changes as the connection leaves.
+      rooms: rooms.size === 0 ? NO_ROOMS : new Set(rooms),
     };
     this.closeEvent = event;
     this.owner.connectionClosed(this as Connection<unknown>, event);

@@ -623,6 +623,11 @@ export class WebSocketServer<S = Record<string, unknown>> {
   }
 
   /** @internal */
+  connectionRooms(conn: Connection<unknown>): ReadonlySet<string> {
+    return this.cluster.roomsOf(conn as Connection<S>);
+  }
+
+  /** @internal */
   connectionClosed(conn: Connection<unknown>, event: CloseEvent): void {
     this.stats.connectionClosed(event.code, conn.socket.bytesRead, conn.socket.bytesWritten);
     this.openConnections.delete(conn.id);

@@ -8,7 +8,7 @@ import { type CloseEvent, type Connection, Opcode, streamTo } from '../../src/in
 import { clients, connect, servers, start } from '../support/library-server.js';
 import { closePayload, encodeClientFrame, RawClient } from '../support/raw-client.js';
 import { type RunningServer, startServer } from '../support/server.js';
-import { Waiter } from '../support/waiter.js';
+import { until } from '../support/waiter.js';
 
 const TEXT = 1;
 const CLOSE = 8;
@@ -23,17 +23,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
   await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
 });
-
-/** Polls `ready` until true (rejects after `timeoutMs`). */
-async function until(ready: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const waiter = new Waiter();
-  const timer = setInterval(() => waiter.wake(), 10);
-  try {
-    await waiter.until(ready, timeoutMs, what);
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 describe('the close slow-consumer policy keeps the 101 and what send accepted', () => {
   it('onConnect sends 3 × 600 KiB (1 MiB budget): the client gets the 101, the two accepted messages, then close 1008', async () => {
@@ -136,7 +125,7 @@ describe('the close handshake', () => {
     expect([pong.opcode, pong.payload.toString()]).toEqual([PONG, 'still there?']);
     await client.send({ opcode: CLOSE, payload: closePayload(1000) });
     const event = await firstValueFrom(conn.closed$);
-    expect(event).toEqual({ code: 1000, reason: '', wasClean: true, sent: { code: 1000, reason: 'bye' } });
+    expect(event).toEqual({ code: 1000, reason: '', wasClean: true, sent: { code: 1000, reason: 'bye' }, rooms: new Set() });
   });
 
   it('a peer that never answers our close: the close event says 1006, not clean, with what we sent in `sent` (RFC 6455 §7.1.5)', async () => {
@@ -145,7 +134,7 @@ describe('the close handshake', () => {
     const event = firstValueFrom(conn.closed$);
     conn.close(4000, 'go away');
     expect((await client.closeOutcome()).code).toBe(4000);
-    const expected: CloseEvent = { code: 1006, reason: '', wasClean: false, sent: { code: 4000, reason: 'go away' } };
+    const expected: CloseEvent = { code: 1006, reason: '', wasClean: false, sent: { code: 4000, reason: 'go away' }, rooms: new Set() };
     expect(await event).toEqual(expected);
   });
 });

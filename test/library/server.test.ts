@@ -175,7 +175,7 @@ describe('WebSocketServer: closing', () => {
     await client.send({ opcode: CLOSE, payload: closePayload(1000, 'bye') });
     const reply = await client.closeOutcome();
     expect(reply.code).toBe(1000);
-    const expected: CloseEvent = { code: 1000, reason: 'bye', wasClean: true, sent: { code: 1000, reason: '' } };
+    const expected: CloseEvent = { code: 1000, reason: 'bye', wasClean: true, sent: { code: 1000, reason: '' }, rooms: new Set() };
     expect(await events).toEqual([expected]);
     expect(conn.readyState).toBe('closed');
     expect(await firstValueFrom(conn.closed$.pipe(toArray()))).toEqual([expected]);
@@ -188,7 +188,7 @@ describe('WebSocketServer: closing', () => {
     const { client, conn } = await connect(server, port);
     const events = firstValueFrom(conn.closed$.pipe(toArray()));
     client.destroy();
-    expect(await events).toEqual([{ code: 1006, reason: '', wasClean: false }]);
+    expect(await events).toEqual([{ code: 1006, reason: '', wasClean: false, rooms: new Set() }]);
     expect(conn.readyState).toBe('closed');
   });
 
@@ -248,9 +248,9 @@ describe('WebSocketServer: closing', () => {
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect(elapsed).toBeLessThan(5000);
     const [politeEvent, silentEvent] = await events;
-    expect(politeEvent).toEqual({ code: 1001, reason: expect.any(String), wasClean: true, sent: { code: 1001, reason: 'server shutting down' } });
+    expect(politeEvent).toEqual({ code: 1001, reason: expect.any(String), wasClean: true, sent: { code: 1001, reason: 'server shutting down' }, rooms: new Set() });
     // RFC 6455 §7.1.5: no close frame received → 1006; what we sent is kept apart.
-    expect(silentEvent).toEqual({ code: 1006, reason: '', wasClean: false, sent: { code: 1001, reason: 'server shutting down' } });
+    expect(silentEvent).toEqual({ code: 1006, reason: '', wasClean: false, sent: { code: 1001, reason: 'server shutting down' }, rooms: new Set() });
     expect((await silent.client.closeOutcome()).code).toBe(1001);
     await silent.client.waitEnded();
     // No longer listening.

@@ -30,3 +30,14 @@ export class Waiter {
     for (const f of w) f();
   }
 }
+
+/** Polls `ready` every 5 ms until true (rejects after `timeoutMs`): for conditions no event announces. */
+export async function until(ready: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const waiter = new Waiter();
+  const timer = setInterval(() => waiter.wake(), 5);
+  try {
+    await waiter.until(ready, timeoutMs, what);
+  } finally {
+    clearInterval(timer);
+  }
+}
