@@ -8,6 +8,9 @@
 // B, and the issue-12 cases unless given otherwise: echo 1 KiB and 64 KiB,
 // fanout S=1000, connect N=10000 (RSS per idle connection after one exchange);
 // every scenario also reports wire bytes per delivered message.
+// With --storm (`npm run bench:storm`): a reconnect storm, 10,000 clients opening at
+// once (connect N=10000, all 10,000 handshakes in flight), against @uws unless --b
+// says otherwise; the time to serve it is N / handshakes/s.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -30,6 +33,13 @@ if (!existsSync(join(root, 'dist', 'cli.js'))) execFileSync('npm', ['run', 'buil
 const extra = process.argv.slice(2);
 const has = (flag) => extra.includes(flag);
 const deflate = has('--deflate');
+const storm = has('--storm');
+const stormDefaults = storm
+  ? [
+      ...(has('--connect-n') ? [] : ['--connect-n', '10000']),
+      ...(has('--connect-conc') ? [] : ['--connect-conc', '10000']),
+    ]
+  : [];
 const deflateDefaults = deflate
   ? [
       ...(has('--sizes') ? [] : ['--sizes', '1024,65536']),
@@ -41,11 +51,12 @@ const args = [
   runner,
   '--a', `node ${join(root, 'dist', 'cli.js')} --host 127.0.0.1`,
   '--a-name', 'rxws',
-  ...(has('--b') ? [] : ['--b', deflate ? '@ws-deflate' : '@ws']),
-  ...(has('--scenario') ? [] : ['--scenario', deflate ? 'echo,fanout,connect' : 'all']),
+  ...(has('--b') ? [] : ['--b', deflate ? '@ws-deflate' : storm ? '@uws' : '@ws']),
+  ...(has('--scenario') ? [] : ['--scenario', deflate ? 'echo,fanout,connect' : storm ? 'connect' : 'all']),
   ...deflateDefaults,
+  ...stormDefaults,
   ...(has('--quick') || has('--full') ? [] : ['--quick']),
-  ...extra.filter((a) => a !== '--full'),
+  ...extra.filter((a) => a !== '--full' && a !== '--storm'),
 ];
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 process.exit(result.status ?? 1);

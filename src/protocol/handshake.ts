@@ -22,6 +22,8 @@ export interface RequestHead {
    * repeated Host shows as a list, which validateHost refuses).
    */
   headers: Map<string, string>;
+  /** @internal the head as read (latin1, without the final CRLFCRLF): lets a connection rebuild `headers` on demand instead of keeping the Map */
+  text?: string;
 }
 
 export interface RequestHeadLimits {
@@ -162,7 +164,8 @@ export class RequestHeadParser {
 
   private parse(buf: Buffer): RequestHead {
     // Bytes are already checked: every CR is followed by LF and vice versa, so splitting on CRLF is exact.
-    const lines = buf.toString('latin1', 0, buf.length - 4).split('\r\n');
+    const text = buf.toString('latin1', 0, buf.length - 4);
+    const lines = text.split('\r\n');
     if (lines.length - 1 > this.maxHeaders) throw new HttpError(431, 'Request Header Fields Too Large: too many headers');
     const parts = lines[0]!.split(' ');
     if (parts.length !== 3) throw new HttpError(400, 'Bad Request: malformed request line');
@@ -170,22 +173,33 @@ export class RequestHeadParser {
     if (!isToken(method) || !isVisible(target) || !version.startsWith('HTTP/') || !isVisible(version.slice(5))) {
       throw new HttpError(400, 'Bad Request: malformed request line');
     }
-    const headers = new Map<string, string>();
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const c0 = line.charCodeAt(0);
-      if (c0 === 0x20 || c0 === TAB) throw new HttpError(400, 'Bad Request: obsolete line folding');
-      const colon = line.indexOf(':');
-      const name = colon < 0 ? '' : line.slice(0, colon);
-      if (!isToken(name)) throw new HttpError(400, 'Bad Request: malformed header line');
-      const key = name.toLowerCase();
-      const value = trimOws(line.slice(colon + 1));
-      const had = headers.get(key);
-      headers.set(key, had === undefined ? value : `${had}, ${value}`);
-    }
+    const headers = headerLines(lines);
     const { path, query } = splitTarget(target);
-    return { method, target, path, query, version, headers };
+    return { method, target, path, query, version, headers, text };
   }
+}
+
+/** The header lines (every line after the request line) as a Map; throws HttpError 400 on a malformed line. */
+function headerLines(lines: readonly string[]): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const c0 = line.charCodeAt(0);
+    if (c0 === 0x20 || c0 === TAB) throw new HttpError(400, 'Bad Request: obsolete line folding');
+    const colon = line.indexOf(':');
+    const name = colon < 0 ? '' : line.slice(0, colon);
+    if (!isToken(name)) throw new HttpError(400, 'Bad Request: malformed header line');
+    const key = name.toLowerCase();
+    const value = trimOws(line.slice(colon + 1));
+    const had = headers.get(key);
+    headers.set(key, had === undefined ? value : `${had}, ${value}`);
+  }
+  return headers;
+}
+
+/** @internal the headers of a head RequestHeadParser accepted, again from its `text` (what the parser built, rebuilt). */
+export function headersOfText(text: string): Map<string, string> {
+  return headerLines(text.split('\r\n'));
 }
 
 /**

@@ -210,7 +210,7 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     this.outbound = new Outbound(socket, options, this);
     (socket as ConnectionSocket)[kConnection] = this as Connection<unknown>;
     socket.on('error', onSocketError);
-    socket.once('close', onSocketClose);
+    socket.on('close', onSocketClose); // 'on': 'close' comes once, and once() would keep a wrapper per connection
     this.head = head;
   }
 

@@ -453,7 +453,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
     if (this.pending.has(socket)) return;
     this.pending.add(socket);
     socket.on('error', onPendingError);
-    socket.once('close', this.onPendingClose);
+    socket.on('close', this.onPendingClose); // 'on', as in Connection: no once() wrapper per socket
   }
 
   /** Validates the upgrade, runs onUpgrade if any (it may be async), then opens the connection. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../protocol/errors.js';
-import { errorResponse, splitTarget, type RequestHead, type UpgradeRequest } from '../protocol/handshake.js';
+import { errorResponse, headersOfText, splitTarget, type RequestHead, type UpgradeRequest } from '../protocol/handshake.js';
 
 /**
  * The HTTP request that opened a connection, as the `onUpgrade` hook sees it
@@ -14,10 +14,6 @@ export class ConnectionRequest {
   readonly target: string;
   /** The path without the query: `/chat`. */
   readonly path: string;
-  /** Lower-case names; repeated headers joined with ', '. */
-  readonly headers: ReadonlyMap<string, string>;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
   /** Subprotocols the client offered, in its order. */
   readonly protocols: readonly string[];
   /** The Sec-WebSocket-Extensions offers, as sent ('' if none). */
@@ -25,6 +21,11 @@ export class ConnectionRequest {
   readonly origin: string | undefined;
   private readonly rawQuery: string;
   private parsedQuery: URLSearchParams | undefined;
+  // A connection keeps the head's text (one string), not its header Map (~0.8 KiB per idle connection): rebuilt on first use.
+  private readonly headText: string | undefined;
+  private headerMap: ReadonlyMap<string, string> | undefined;
+  // Read on first use: getpeername is a system call per connection, and most applications never ask.
+  private readonly socket: Socket | undefined;
 
   /** @internal */
   static of(head: RequestHead, socket: Socket | undefined, upgrade: Pick<UpgradeRequest, 'protocols' | 'extensions' | 'origin'>): ConnectionRequest {
@@ -37,12 +38,25 @@ export class ConnectionRequest {
     this.target = head.target;
     this.path = head.path;
     this.rawQuery = head.query ?? '';
-    this.headers = head.headers;
-    this.remoteAddress = socket?.remoteAddress;
-    this.remotePort = socket?.remotePort;
+    this.headText = head.text;
+    if (head.text === undefined) this.headerMap = head.headers;
+    this.socket = socket;
     this.protocols = upgrade.protocols;
     this.extensions = upgrade.extensions;
     this.origin = upgrade.origin;
+  }
+
+  /** Lower-case names; repeated headers joined with ', '. */
+  get headers(): ReadonlyMap<string, string> {
+    return (this.headerMap ??= headersOfText(this.headText!));
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket?.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket?.remotePort;
   }
 
   /** The query, parsed on first use. */

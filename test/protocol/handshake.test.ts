@@ -5,6 +5,7 @@ import {
   RequestHeadParser,
   acceptKey,
   errorResponse,
+  headersOfText,
   httpResponse,
   isUpgradeRequest,
   selectProtocol,
@@ -554,5 +555,18 @@ describe('validateHost (RFC 9112 §3.2)', () => {
     ['with a slash', 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n'],
   ])('refuses a Host %s with 400', (_, text) => {
     expect(status(check(text))).toBe(400);
+  });
+});
+
+describe('headersOfText: a connection keeps the head text and rebuilds its headers from it', () => {
+  it('gives the Map the parser built: lower-case names, repeated headers joined, values trimmed', () => {
+    const parsed = new RequestHeadParser().push(
+      Buffer.from('\r\nGET / HTTP/1.1\r\nHost: a\r\nX-Tag:  one \r\nx-tag:two\r\nEmpty:\r\n\r\n', 'latin1'),
+    )!;
+    expect(parsed.head.text).toBeDefined();
+    const rebuilt = headersOfText(parsed.head.text!);
+    expect([...rebuilt]).toEqual([...parsed.head.headers]);
+    expect(rebuilt.get('x-tag')).toBe('one, two');
+    expect(rebuilt.get('empty')).toBe('');
   });
 });
