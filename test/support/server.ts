@@ -19,9 +19,10 @@ export interface RunningServer {
   health(): Promise<{ status: string; connections: number; rooms: number }>;
 }
 
-/** Starts `rxws --port 0 --host 127.0.0.1 …args` and waits for its `listening on ws://HOST:PORT` line. */
+/** Starts `rxws --port 0 --host 127.0.0.1 …args` (a `--port` in args replaces the 0: a restart on the same port) and waits for its `listening on ws://HOST:PORT` line. */
 export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
-  const proc = spawn(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', ...args], {
+  const port0 = args.includes('--port') ? [] : ['--port', '0'];
+  const proc = spawn(process.execPath, [CLI, ...port0, '--host', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
