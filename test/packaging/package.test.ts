@@ -166,7 +166,7 @@ describe('the packed package', () => {
     expect(readFileSync(join(pkg, 'dist/server/upgrade.d.ts'), 'utf8')).toContain('private constructor();');
     // What applications construct themselves, and nothing else.
     expect(constructible.sort()).toEqual(
-      ['AcceptedUpgrade', 'ConnectionClosedError', 'GuardedObservable', 'HttpError', 'LocalCluster', 'NodeCluster', 'ProtocolError', 'RedisCluster', 'WebSocketServer'].sort(),
+      ['AcceptedUpgrade', 'ConnectionClosedError', 'GuardedObservable', 'HttpError', 'LocalCluster', 'MemoryHistory', 'NodeCluster', 'ProtocolError', 'RedisCluster', 'WebSocketServer'].sort(),
     );
   });
 
