@@ -290,8 +290,9 @@ export class Connection<S = Record<string, unknown>> implements HeartbeatTarget,
     return this.deflateSession?.response ?? '';
   }
 
+  /** The peer's address, as read at the upgrade (still known after the close). */
   get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
+    return this.request.remoteAddress ?? this.socket.remoteAddress;
   }
 
   /** Whole text and binary messages as {opcode, payload}: the raw form of `messages$`. Completes when the connection closes. */

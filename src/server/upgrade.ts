@@ -24,8 +24,9 @@ export class ConnectionRequest {
   // A connection keeps the head's text (one string), not its header Map (~0.8 KiB per idle connection): rebuilt on first use.
   private readonly headText: string | undefined;
   private headerMap: ReadonlyMap<string, string> | undefined;
-  // Read on first use: getpeername is a system call per connection, and most applications never ask.
-  private readonly socket: Socket | undefined;
+  // Read at the upgrade, not on first use: a closed socket no longer knows its peer, and onClose handlers log it.
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
 
   /** @internal */
   static of(head: RequestHead, socket: Socket | undefined, upgrade: Pick<UpgradeRequest, 'protocols' | 'extensions' | 'origin'>): ConnectionRequest {
@@ -40,7 +41,8 @@ export class ConnectionRequest {
     this.rawQuery = head.query ?? '';
     this.headText = head.text;
     if (head.text === undefined) this.headerMap = head.headers;
-    this.socket = socket;
+    this.remoteAddress = socket?.remoteAddress;
+    this.remotePort = socket?.remotePort;
     this.protocols = upgrade.protocols;
     this.extensions = upgrade.extensions;
     this.origin = upgrade.origin;
@@ -49,14 +51,6 @@ export class ConnectionRequest {
   /** Lower-case names; repeated headers joined with ', '. */
   get headers(): ReadonlyMap<string, string> {
     return (this.headerMap ??= headersOfText(this.headText!));
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.socket?.remoteAddress;
-  }
-
-  get remotePort(): number | undefined {
-    return this.socket?.remotePort;
   }
 
   /** The query, parsed on first use. */

@@ -45,3 +45,17 @@ describe('the close event carries the rooms the connection was in', () => {
     expect((await closed).rooms.size).toBe(0);
   });
 });
+
+describe('what onClose can still read of the connection', () => {
+  it("the peer's address and port, read at the upgrade: a closed socket no longer knows them", async () => {
+    const seen: unknown[] = [];
+    const { server, port } = await start({
+      onClose: (conn: Connection) => seen.push([conn.request.remoteAddress, typeof conn.request.remotePort, conn.remoteAddress]),
+    });
+    const { client, conn } = await connect(server, port);
+    const closed = firstValueFrom(conn.closed$);
+    client.destroy();
+    await closed;
+    expect(seen).toEqual([['127.0.0.1', 'number', '127.0.0.1']]);
+  });
+});
