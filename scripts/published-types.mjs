@@ -1,5 +1,5 @@
-// After tsc: the published declarations are exactly those that dist/index.d.ts
-// reaches. The others describe internals (the CLI, the cluster's IPC, the
+// After tsc: the published declarations are exactly those that the entry
+// points' declarations (dist/index.d.ts, dist/client/index.d.ts) reach. The others describe internals (the CLI, the cluster's IPC, the
 // outbound queue…) that no import of the package can name, so they are removed
 // rather than shipped. Each one kept gets a CommonJS twin (.d.cts, its
 // imports pointing at .cjs twins) for the package's `require` condition:
@@ -34,7 +34,9 @@ function filesIn(dir, suffix) {
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
-const reachable = reachableDeclarations(join(DIST, 'index.d.ts'));
+// The package's entry points with types (package.json "exports"): the server's and the client's.
+const ENTRIES = ['index.d.ts', 'client/index.d.ts'];
+const reachable = new Set(ENTRIES.flatMap((entry) => [...reachableDeclarations(join(DIST, entry))]));
 const removed = filesIn(DIST, '.d.ts').filter((file) => !reachable.has(file));
 for (const file of [...removed, ...filesIn(DIST, '.d.cts')]) rmSync(file);
 for (const file of reachable) {

@@ -4,7 +4,7 @@
 // prom-client); falls back to --prefer-offline if the offline install fails.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,6 +186,19 @@ describe('the packed package', () => {
        for (const conn of server.connections()) conn.close(1000);\n`,
     );
     expect(compile(app, ['--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'consumer.mts'])).toEqual([]);
+  });
+
+  it('the client entry ships its declarations, and a browser-style consumer type-checks against them', () => {
+    expect(existsSync(join(pkg, 'dist/client/index.d.ts'))).toBe(true);
+    writeFileSync(
+      join(app, 'client-consumer.mts'),
+      `import { connect, RxwsClientError, type Client, type RoomMessage } from '@rxws/server/client';
+       const client: Client = connect('ws://127.0.0.1:1', { reconnect: { initialDelay: 100, maxDelay: 1000 }, maxQueued: 10 });
+       client.room('lobby').subscribe((m: RoomMessage) => console.log(m.offset, m.data));
+       client.publish('lobby', { n: 1 }).catch((e: unknown) => e instanceof RxwsClientError && console.log(e.code));
+       client.close();\n`,
+    );
+    expect(compile(app, ['--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', 'client-consumer.mts'])).toEqual([]);
   });
 
   // A CommonJS TypeScript project under each moduleResolution: it type-checks (strict,
