@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HttpError } from './errors.js';
-import { headerLine, statusLine } from './http-fields.js';
+import { headerLine, isToken, statusLine } from './http-fields.js';
 
 /**
  * HTTP/1.1 request-head parsing and the RFC 6455 opening handshake. Pure: no
@@ -258,20 +258,6 @@ function isHostValue(s: string): boolean {
       "-._~%!$&'()*+;=:[]".includes(s[i]!);
     if (!ok) return false;
   }
-  return true;
-}
-
-/** RFC 9110 tchar: "!#$%&'*+-.^_`|~", digits, letters. */
-function isTokenChar(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
-    (c > 0x20 && c < 0x7f && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)))
-  );
-}
-
-function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (!isTokenChar(s.charCodeAt(i))) return false;
   return true;
 }
 
