@@ -14,6 +14,10 @@ export abstract class NodeCluster<S> {
   protected readonly local: LocalCluster<S>;
 
   constructor(owner: ClusterOwner<S>) {
+    // Offsets must be consecutive across the whole cluster: positions given by each node's own store would not be.
+    if (owner.history !== undefined) {
+      throw new TypeError('rxws: room history (the history option) works only with the in-process cluster so far, not with a cluster adapter (Redis, --workers)');
+    }
     this.local = new LocalCluster<S>(owner, (room, interested) => this.interest(room, interested));
   }
 

@@ -1,6 +1,6 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { type Connection, LocalCluster, memoryHistory, type PositionedPublish, type ReadyState, type RoomHistory } from '../../src/index.js';
+import { type Connection, LocalCluster, memoryHistory, redisCluster, type PositionedPublish, type ReadyState, type RoomHistory } from '../../src/index.js';
 
 /** Just what LocalCluster's rooms use of a Connection: its readyState and sendFrame. */
 class FakeMember {
@@ -70,5 +70,15 @@ describe('LocalCluster with a history store', () => {
     rooms.join(a, 'r');
     rooms.publish('r', 'plain');
     expect(texts(a)).toEqual(['plain']);
+  });
+});
+
+describe('history with a cluster adapter', () => {
+  it('is refused at construction with a clear error, rather than offsets that are per node (not cluster-wide)', () => {
+    const store = memoryHistory({ size: 10, ttl: 60_000 });
+    // No connection is made: the adapter refuses before it would connect.
+    expect(() => redisCluster({ url: 'redis://127.0.0.1:1' })(owner({ store, frame: framed }))).toThrow(
+      /room history .* works only with the in-process cluster/,
+    );
   });
 });
