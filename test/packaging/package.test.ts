@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadLinks, markdownFiles } from '../support/markdown.js';
 import { startRedis } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -139,6 +140,11 @@ describe('the packed package', () => {
     const nested = join(app, 'src');
     mkdirSync(nested, { recursive: true });
     expect(run(join(app, 'node_modules/.bin/rxws'), ['--version'], nested)).toBe(`${own}\n`);
+  });
+
+  it('ships its documentation, and every relative link in it resolves inside the installed package', () => {
+    expect(markdownFiles(pkg).sort()).toEqual(['BENCHMARKS.md', 'README.md', 'RELIABILITY.md', 'docs/cluster.md', 'docs/compression.md', 'docs/protocol.md']);
+    expect(deadLinks(pkg)).toEqual([]);
   });
 
   it('ships a LICENSE, and source maps whose sources are in the package', () => {
