@@ -153,7 +153,7 @@ describe('the packed package', () => {
     for (const source of map.sources) expect(readFileSync(join(pkg, 'dist/server', source), 'utf8').length).toBeGreaterThan(0);
   });
 
-  it('published types: no @internal text, no FaultOwner, no declaration the index does not reach, no constructor of a class only the server makes', () => {
+  it('published types: no @internal text, no FaultOwner, no declaration the entry points (server, client) do not reach, no constructor of a class only the server makes', () => {
     const declarations = readdirSync(join(pkg, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
     expect(declarations).toContain('index.d.ts');
     const constructible: string[] = [];
@@ -172,7 +172,7 @@ describe('the packed package', () => {
     expect(readFileSync(join(pkg, 'dist/server/upgrade.d.ts'), 'utf8')).toContain('private constructor();');
     // What applications construct themselves, and nothing else.
     expect(constructible.sort()).toEqual(
-      ['AcceptedUpgrade', 'ConnectionClosedError', 'GuardedObservable', 'HttpError', 'LocalCluster', 'MemoryHistory', 'NodeCluster', 'ProtocolError', 'RedisCluster', 'WebSocketServer'].sort(),
+      ['AcceptedUpgrade', 'ConnectionClosedError', 'GuardedObservable', 'HttpError', 'LocalCluster', 'MemoryHistory', 'NodeCluster', 'ProtocolError', 'RedisCluster', 'RxwsClientError', 'WebSocketServer'].sort(),
     );
   });
 
