@@ -9,9 +9,10 @@ import { hideBin } from 'yargs/helpers';
 import { parseRedisUrl, redisCluster } from './cluster/redis.js';
 import { demoPage } from './demo.js';
 import { echo } from './echo.js';
-import { relay } from './relay.js';
+import { relay, relayHistoryFrame } from './relay.js';
 import { WebSocketServer } from './server/server.js';
 import { parseSize } from './size.js';
+import { parseDuration } from './duration.js';
 import { loadTlsFiles } from './tls.js';
 import { IpcHub, ipcCluster } from './cluster/ipc.js';
 import { followPrimary, isWorker, reportListenFailure, reportListening, superviseWorkers, workerHealth, workerPort } from './cluster/workers.js';
@@ -31,6 +32,14 @@ const nonNegativeInt = (name: string) => (value: unknown) => {
 const size = (name: string) => (value: unknown) => {
   try {
     return parseSize(String(value));
+  } catch (err) {
+    throw new Error(`--${name}: ${(err as Error).message}`);
+  }
+};
+
+const duration = (name: string) => (value: unknown) => {
+  try {
+    return parseDuration(String(value));
   } catch (err) {
     throw new Error(`--${name}: ${(err as Error).message}`);
   }
@@ -66,6 +75,9 @@ const argv = yargs(hideBin(process.argv))
   .option('redis', { type: 'string', describe: 'join the cluster of every rxws node on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss://)' })
   .option('cluster', { type: 'string', default: 'rxws', describe: 'cluster name, so that several clusters can share one Redis (with --redis)' })
   .option('workers', { type: 'string', default: '1', describe: 'processes sharing the port, as one server (rooms span them)', coerce: nonNegativeInt('workers') })
+  .option('history', { type: 'string', default: '0', describe: 'keep the last N publishes of every room, for recovery with join since (0 = off)', coerce: nonNegativeInt('history') })
+  .option('history-ttl', { type: 'string', default: '5m', describe: 'a room\'s history is released this long after its last publish (30s, 10m, 1h or ms)', coerce: duration('history-ttl') })
+  .option('max-rooms-per-connection', { type: 'string', default: '1000', describe: 'rooms one connection may be in; a join past it gets too_many_rooms (0 = unlimited)', coerce: nonNegativeInt('max-rooms-per-connection') })
   .check((args) => {
     if (Array.isArray(args.redis)) throw new Error('--redis given more than once');
     if (args.redis !== undefined) {
@@ -78,6 +90,9 @@ const argv = yargs(hideBin(process.argv))
     if (args.cluster === '') throw new Error('--cluster needs a non-empty NAME');
     if (args.port > 65535) throw new Error(`--port must be at most 65535, got ${args.port}`);
     if (args.workers < 1) throw new Error(`--workers must be at least 1, got ${args.workers}`);
+    // The cluster stores (Redis, the workers' primary) are not built yet: per-node offsets would break the contract.
+    if (args.history > 0 && args.redis !== undefined) throw new Error('--history with --redis is not supported yet (history is per server for now)');
+    if (args.history > 0 && args.workers > 1) throw new Error('--history with --workers is not supported yet (history is per process for now)');
     if (args._.length > 0) throw new Error(`unexpected argument "${String(args._[0])}"`);
     return true;
   })
@@ -170,6 +185,8 @@ function serve(): void {
     shutdownGrace: argv['shutdown-grace'],
     maxHeadSize: argv['max-head-size'],
     maxHeaders: argv['max-headers'],
+    history: argv.history > 0 ? { size: argv.history, ttl: argv['history-ttl'], frame: relayHistoryFrame } : undefined,
+    maxRoomsPerConnection: argv['max-rooms-per-connection'],
     perMessageDeflate: argv.deflate ? { threshold: argv['deflate-threshold'] } : false,
     cluster: argv.redis !== undefined ? redisCluster({ url: argv.redis, name: argv.cluster }) : isWorker() ? ipcCluster : undefined,
     healthFields: isWorker() ? workerHealth : undefined,

@@ -13,7 +13,8 @@ export {
 } from './server/server.js';
 export { Connection, type CloseEvent, type MessageData, type ReadyState, type ConnectionOptions, type SendResult } from './server/connection.js';
 export { encodeMessage, sendToAll } from './server/rooms.js';
-export type { Rooms, RoomMessage, PublishOptions, ClusterAdapter, ClusterOwner, ClusterFactory, ClusterHealth } from './cluster/adapter.js';
+export type { ServerRooms, JoinOptions, JoinResult } from './server/server-rooms.js';
+export type { Rooms, RoomMessage, HeldDelivery, PublishOptions, ClusterAdapter, ClusterOwner, ClusterFactory, ClusterHealth } from './cluster/adapter.js';
 export { LocalCluster, localCluster, type RoomInterestListener } from './cluster/local.js';
 // ioredis is loaded only when a redisCluster is created, never by this import.
 export { redisCluster, parseRedisUrl, RedisCluster, type RedisClusterOptions } from './cluster/redis.js';

@@ -4,6 +4,8 @@ import { Opcode } from './protocol/opcode.js';
 import type { Connection } from './server/connection.js';
 import { rateLimit } from './streams/rateLimit.js';
 import type { WebSocketServer } from './server/server.js';
+import type { JoinResult } from './server/server-rooms.js';
+import { isHistorySince, type HistorySince, type HistorySlice, type PositionedPublish } from './history/store.js';
 
 export interface RelayOptions {
   /** Messages per second per connection, with a burst of the same size; 0 or undefined: no limit. */
@@ -59,9 +61,19 @@ function handleCommand<S>(server: WebSocketServer<S>, conn: Connection<S>, repli
     case 'join': {
       const room = roomOf(cmd);
       if (room === undefined) return badRoom(replies, ref);
-      server.rooms.join(conn, room);
-      // Cluster-wide count, once this node hears every node's publishes to the room.
-      return replies.later(server.rooms.members(room).then((members) => replyText({ type: 'joined', room, members }, ref)));
+      const since = 'since' in cmd ? cmd.since : undefined;
+      if ('since' in cmd && !isHistorySince(since)) {
+        return sendError(replies, 'bad_command', '"since" must be {"offset": an integer ≥ 0, "epoch": a string (optional)}', ref);
+      }
+      if (!server.rooms.canJoin(conn, room)) {
+        const limit = server.rooms.maxRoomsPerConnection;
+        return sendError(replies, 'too_many_rooms', `this connection is in ${limit} rooms already, the most it may be in`, ref);
+      }
+      // Cluster-wide count, once this node hears every node's publishes to the room; `joined`
+      // goes out before any message of the room, then what `since` missed, then the live messages.
+      return replies.run((previous) =>
+        server.rooms.join(conn, room, { since: since as HistorySince | undefined, after: previous, announce: (result) => joinedText(result, ref) }),
+      );
     }
     case 'leave': {
       const room = roomOf(cmd);
@@ -95,6 +107,15 @@ function handleCommand<S>(server: WebSocketServer<S>, conn: Connection<S>, repli
       // Answered here when this node holds the id (or there is no cluster); otherwise the cluster is asked.
       if (typeof sent === 'boolean') return replies.send(answer(sent));
       return replies.later(sent.then(answer));
+    }
+    case 'history': {
+      const room = roomOf(cmd);
+      if (room === undefined) return badRoom(replies, ref);
+      const limit = cmd.limit;
+      if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)) {
+        return sendError(replies, 'bad_command', '"limit" must be an integer ≥ 1', ref);
+      }
+      return replies.later(server.rooms.history(room, { limit }).then((slice) => historyText(room, slice, ref)));
     }
     default:
       return sendError(
@@ -132,6 +153,38 @@ function messageText(replies: Replies, body: Record<string, unknown>, ref: Ref):
   }
 }
 
+function joinedText(result: JoinResult, ref: Ref): string {
+  const { room, members, offset, epoch, recovered } = result;
+  return replyText({ type: 'joined', room, members, offset, epoch, recovered }, ref);
+}
+
+/**
+ * The `frame` of the relay's room history: the relayed message with its
+ * position. A relayed publish is the JSON text of `{"type":"message",…}`, so
+ * the position goes in before its closing brace (no parse, once per publish
+ * and node).
+ */
+export function relayHistoryFrame(publish: PositionedPublish): string | Uint8Array {
+  const { data } = publish;
+  if (typeof data !== 'string' || !data.endsWith('}')) return data;
+  return `${data.slice(0, -1)},"offset":${publish.offset},"epoch":${JSON.stringify(publish.epoch)}}`;
+}
+
+/** The `history` reply, built from the kept message texts: each entry's `data` is cut out of its relayed JSON. */
+function historyText(room: string, slice: HistorySlice, ref: Ref): string {
+  const roomJson = JSON.stringify(room);
+  const messages = slice.messages.map(({ offset, from, data }) => {
+    const fromJson = JSON.stringify(from ?? null);
+    const head = `{"type":"message","room":${roomJson},"from":${fromJson},"data":`;
+    const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+    // A publish of the relay's own; anything else (a library publish) is relayed as a JSON string.
+    const dataJson = text.startsWith(head) && text.endsWith('}') ? text.slice(head.length, -1) : JSON.stringify(text);
+    return `{"offset":${offset},"from":${fromJson},"data":${dataJson}}`;
+  });
+  const refJson = ref === undefined ? '' : `,"ref":${JSON.stringify(ref)}`;
+  return `{"type":"history","room":${roomJson},"offset":${slice.offset},"epoch":${JSON.stringify(slice.epoch)},"messages":[${messages.join(',')}]${refJson}}`;
+}
+
 function replyText(body: Record<string, unknown>, ref: Ref): string {
   if (ref !== undefined) body.ref = ref;
   return JSON.stringify(body);
@@ -159,6 +212,25 @@ class Replies {
   send(text: string): void {
     if (this.waiting === 0) this.conn.send(text);
     else this.later(Promise.resolve(text));
+  }
+
+  /**
+   * A reply that sends itself (a join announces, then replays): it starts once
+   * `previous` (the replies before it) went out, and holds back the ones after
+   * it until it settles.
+   */
+  run(task: (previous: Promise<void> | undefined) => Promise<unknown>): void {
+    this.waiting++;
+    this.tail = task(this.tail)
+      .then(
+        () => undefined,
+        () => {
+          this.conn.send(errorText('internal_error', 'the cluster could not answer', undefined));
+        },
+      )
+      .finally(() => {
+        if (--this.waiting === 0) this.tail = undefined;
+      });
   }
 
   later(text: Promise<string>): void {

@@ -71,6 +71,13 @@ export interface Rooms<S = Record<string, unknown>> {
   messages$(room: string): Observable<RoomMessage<S>>;
 }
 
+/** A room message held for one member (see `ClusterAdapter.holdDeliveries`): what it would have been sent. */
+export interface HeldDelivery {
+  readonly data: string | Uint8Array;
+  /** The publish's offset when the room has history. */
+  readonly offset: number | undefined;
+}
+
 /** Health of the cluster for `GET /healthz` (`"cluster": {...}`), e.g. `{ redis: 'up', nodes: 3 }`. */
 export type ClusterHealth = Readonly<Record<string, string | number>>;
 
@@ -88,6 +95,13 @@ export interface ClusterAdapter<S = Record<string, unknown>> extends Rooms<S> {
   connectionOpened(conn: Connection<S>): void;
   /** The server announces each closed connection: it leaves its rooms and its id is forgotten. */
   connectionClosed(conn: Connection<S>): void;
+  /**
+   * While subscribed, this node's deliveries to `conn` in `room` are emitted
+   * instead of sent (a join announces itself and replays history first).
+   * Adapters built on LocalCluster have it; without it a join's
+   * announcement may follow the room's first messages.
+   */
+  holdDeliveries?(conn: Connection<S>, room: string): Observable<HeldDelivery>;
   /** For `/healthz`; undefined for a single process (then `/healthz` has no `cluster` field). */
   health(): ClusterHealth | undefined;
   /** Leaves the cluster (removes this node's entries) and releases connections to it; the server calls it last in `close()`. */

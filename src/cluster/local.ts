@@ -1,9 +1,9 @@
-import { type Observable, Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import type { Connection, MessageData } from '../server/connection.js';
 import { GuardedObservable } from '../server/guarded.js';
 import { sendToAll } from '../server/rooms.js';
 import type { HistoryPosition } from '../history/store.js';
-import type { ClusterAdapter, ClusterHealth, ClusterOwner, PublishOptions, RoomMessage } from './adapter.js';
+import type { ClusterAdapter, ClusterHealth, ClusterOwner, HeldDelivery, PublishOptions, RoomMessage } from './adapter.js';
 
 /**
  * Told when this node starts or stops caring about a room (its first local
@@ -33,6 +33,8 @@ export class LocalCluster<S = Record<string, unknown>> implements ClusterAdapter
   private readonly roomMembers = new Map<string, Set<Connection<S>>>();
   private readonly roomsByConnection = new Map<Connection<S>, Set<string>>();
   private readonly subjects = new Map<string, Subject<RoomMessage<S>>>();
+  /** Members whose deliveries in a room are held (a join not yet announced, a replay being sent). */
+  private readonly holds = new Map<string, Map<Connection<S>, (delivery: HeldDelivery) => void>>();
 
   constructor(
     private readonly owner: ClusterOwner<S> = NO_OWNER,
@@ -144,10 +146,36 @@ export class LocalCluster<S = Record<string, unknown>> implements ClusterAdapter
     if (set !== undefined) {
       // Framed once per publish on this node, whatever the number of members.
       const frame = position === undefined || history === undefined ? data : history.frame({ room, fromId, data, ...position });
-      delivered = sendToAll(set, frame, except);
+      const held = this.holds.get(room);
+      if (held === undefined) delivered = sendToAll(set, frame, except);
+      else {
+        delivered = sendToAll(notHeld(set, held), frame, except);
+        const delivery: HeldDelivery = { data: frame, offset: position?.offset };
+        for (const [conn, hold] of held) if (conn !== except && set.has(conn)) hold(delivery);
+      }
     }
     this.subjects.get(room)?.next({ room, data: asMessageData(data), from, fromId, offset: position?.offset, epoch: position?.epoch });
     return delivered;
+  }
+
+  /**
+   * While subscribed, what this node would deliver to `conn` in `room` is
+   * emitted here instead of sent (framed as members get it, with its offset):
+   * how a join announces itself and replays history before any live message.
+   */
+  holdDeliveries(conn: Connection<S>, room: string): Observable<HeldDelivery> {
+    return new Observable<HeldDelivery>((subscriber) => {
+      let held = this.holds.get(room);
+      if (held === undefined) this.holds.set(room, (held = new Map()));
+      const hold = (delivery: HeldDelivery) => subscriber.next(delivery);
+      held.set(conn, hold);
+      return () => {
+        const current = this.holds.get(room);
+        if (current?.get(conn) !== hold) return;
+        current.delete(conn);
+        if (current.size === 0) this.holds.delete(room);
+      };
+    });
   }
 
   messages$(room: string): Observable<RoomMessage<S>> {
@@ -210,6 +238,10 @@ export class LocalCluster<S = Record<string, unknown>> implements ClusterAdapter
 
 /** The default `cluster` option: this process only. */
 export const localCluster = <S>(owner: ClusterOwner<S>): LocalCluster<S> => new LocalCluster<S>(owner);
+
+function* notHeld<S>(members: Iterable<Connection<S>>, held: ReadonlyMap<Connection<S>, unknown>): IterableIterator<Connection<S>> {
+  for (const conn of members) if (!held.has(conn)) yield conn;
+}
 
 const asMessageData = (data: string | Uint8Array): MessageData =>
   typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { Connection } from '../server/connection.js';
-import type { ClusterOwner, RoomMessage } from './adapter.js';
+import type { ClusterOwner, HeldDelivery, RoomMessage } from './adapter.js';
 import { LocalCluster } from './local.js';
 
 /**
@@ -40,5 +40,8 @@ export abstract class NodeCluster<S> {
   }
   messages$(room: string): Observable<RoomMessage<S>> {
     return this.local.messages$(room);
+  }
+  holdDeliveries(conn: Connection<S>, room: string): Observable<HeldDelivery> {
+    return this.local.holdDeliveries(conn, room);
   }
 }

@@ -37,10 +37,11 @@ import {
   type PathMatcher,
   requestHeadOf,
 } from './upgrade.js';
-import type { ClusterAdapter, ClusterOwner, Rooms } from '../cluster/adapter.js';
+import type { ClusterAdapter, ClusterOwner } from '../cluster/adapter.js';
 import { localCluster } from '../cluster/local.js';
 import type { HistoryOptions, HistoryStore, PositionedPublish, RoomHistory } from '../history/store.js';
 import { memoryHistory } from '../history/memory.js';
+import { RoomsOfServer, type ServerRooms } from './server-rooms.js';
 
 /** A plain HTTP response for a non-upgrade request. */
 export interface HttpResponse {
@@ -128,6 +129,8 @@ export interface ServerSettings<S> {
    * Off by default (then a publish costs nothing more).
    */
   readonly history?: ServerHistoryOptions;
+  /** Rooms one connection may be in at once (default 1000; 0: unlimited): a join past it is refused. */
+  readonly maxRoomsPerConnection?: number;
 }
 
 export interface ServerHistoryOptions extends HistoryOptions {
@@ -205,7 +208,7 @@ function onPendingError(this: Socket): void {
 // published types); passing `this` to Connection and registerServerMetrics checks them all the same.
 export class WebSocketServer<S = Record<string, unknown>> {
   /** Pub/sub rooms (spanning the cluster, with a `cluster` option). */
-  readonly rooms: Rooms<S>;
+  readonly rooms: ServerRooms<S>;
   /** Every connection as it opens (after its 101 response). Completes when the server has closed. */
   readonly connections$: Observable<Connection<S>>;
   /** Protocol errors of peers and faults of application code. Completes when the server has closed. */
@@ -235,6 +238,10 @@ export class WebSocketServer<S = Record<string, unknown>> {
   private readonly history: RoomHistory | undefined;
 
   constructor(private readonly options: ServerOptions<S> = {}) {
+    const maxRoomsPerConnection = options.maxRoomsPerConnection ?? 1000;
+    if (!Number.isSafeInteger(maxRoomsPerConnection) || maxRoomsPerConnection < 0) {
+      throw new RangeError(`maxRoomsPerConnection must be an integer ≥ 0 (0: unlimited), got ${maxRoomsPerConnection}`);
+    }
     this.scheduler = options.scheduler ?? asyncScheduler;
     const deflate = options.perMessageDeflate ?? false;
     this.deflate = deflate === false ? null : new DeflateNegotiator(resolveDeflateOptions(deflate));
@@ -246,7 +253,7 @@ export class WebSocketServer<S = Record<string, unknown>> {
       report: (err) => this.report(err, undefined),
       history: this.history,
     });
-    this.rooms = this.cluster;
+    this.rooms = new RoomsOfServer(this.cluster, this.history, maxRoomsPerConnection, options.history?.size ?? 0);
     const pending = this.pending;
     this.onPendingClose = function (this: Socket) {
       pending.delete(this);

@@ -110,3 +110,37 @@ describe('examples/attach-paths.mjs', () => {
     await expect(open(`${ws}://localhost:${port}/elsewhere`, { dispatcher })).rejects.toThrow(/cannot open/);
   });
 });
+
+describe('examples/room-history.mjs (README: History and recovery)', () => {
+  /** Opens a client that sends `hello` first and collects every message as JSON. */
+  async function ticker(port: number, hello: unknown) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    sockets.push(ws);
+    const seen: any[] = [];
+    ws.addEventListener('message', (event) => seen.push(JSON.parse(String(event.data))));
+    await new Promise<void>((resolve) => (ws.readyState === 1 ? resolve() : ws.addEventListener('open', () => resolve())));
+    ws.send(JSON.stringify(hello));
+    return { ws, seen };
+  }
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 400 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(done()).toBe(true);
+  };
+
+  it('a client that comes back with since gets joined, then every tick it missed and the live ones: consecutive offsets', async () => {
+    const port = await run('room-history.mjs', ['0']);
+    const first = await ticker(port, {});
+    await until(() => first.seen.length >= 6);
+    first.ws.close();
+    const last = first.seen.at(-1);
+    expect(first.seen[0].joined).toMatchObject({ room: 'ticks', joined: true });
+    await new Promise((r) => setTimeout(r, 200)); // away for ~10 ticks
+    const again = await ticker(port, { since: { offset: last.offset, epoch: last.epoch } });
+    await until(() => again.seen.length >= 20);
+    expect(again.seen[0].joined).toMatchObject({ recovered: true, epoch: last.epoch });
+    const offsets = again.seen.slice(1).map((m) => m.offset);
+    expect(offsets[0]).toBe(last.offset + 1);
+    expect(offsets).toEqual(offsets.map((_, i) => last.offset + 1 + i));
+    expect(again.seen.slice(1).map((m) => m.tick)).toEqual(offsets);
+  });
+});
